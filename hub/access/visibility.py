@@ -1,0 +1,55 @@
+"""Visibility composed into SQL: what an actor may see, as a WHERE clause.
+
+Today an actor sees its own organisation's records; partner grants extend this module, and
+nothing outside it decides visibility. Row-level security repeats the rule in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access.actor import Actor
+from hub.db import TenantModel
+from hub.errors import NotFound
+
+M = TypeVar("M", bound=TenantModel)
+
+
+def select_visible(actor: Actor, model: type[M]) -> Select[tuple[M]]:
+    """A SELECT of the `model` rows `actor` may see."""
+    return select(model).where(model.org_id == actor.org_id)
+
+
+async def get_visible(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    record_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    field: str = "id",
+) -> M:
+    """One visible record, or `NotFound` whether it is absent or merely not visible."""
+    statement = select_visible(actor, model).where(model.id == record_id)
+    if lock:
+        statement = statement.with_for_update()
+    record = (await session.scalars(statement)).one_or_none()
+    if record is None:
+        raise NotFound(field)
+    return record
+
+
+async def get_visible_many(
+    session: AsyncSession, actor: Actor, model: type[M], record_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, M]:
+    """Visible records by id in one statement; invisible ids are simply missing."""
+    ids = list(set(record_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(select_visible(actor, model).where(model.id.in_(ids)))
+    return {row.id: row for row in rows}

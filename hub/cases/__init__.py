@@ -1,0 +1,1 @@
+"""Support cases, their state machine and comments."""

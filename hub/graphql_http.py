@@ -1,0 +1,131 @@
+"""The /graphql endpoint: authenticate, open the request's one transaction, run strawberry.
+
+Order matters: the token is verified before any database work; the transaction starts
+with the row-level-security setting; it commits only when the operation raised nothing
+unexpected, and before the response leaves, so a client never reads its own stale write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+from strawberry.schema import BaseSchema
+
+from auth.resource import MissingToken, ResourceServer
+from auth.tokens import AccessClaims, InvalidToken
+from resolvers.context import RequestContext
+
+GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
+
+
+class _SubResponse(Response):
+    """Carries the media type the client asked for to `create_response`."""
+
+    wants_graphql_response: bool = False
+
+
+def unauthenticated(message: str, *, invalid_token: bool) -> JSONResponse:
+    """401 with a Bearer challenge (RFC 6750 §3) and a GraphQL-shaped body."""
+    challenge = 'Bearer realm="partner-hub"'
+    if invalid_token:
+        challenge += ', error="invalid_token"'
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def _bad_request(reason: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": reason, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=400
+    )
+
+
+class HubGraphQL(GraphQL[RequestContext, None]):
+    """strawberry's ASGI view with GraphQL-over-HTTP media types."""
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub_response = _SubResponse()
+        sub_response.status_code = None  # type: ignore[assignment]
+        del sub_response.headers["content-length"]
+        accept = request.headers.get("accept", "")
+        sub_response.wants_graphql_response = GRAPHQL_RESPONSE_MEDIA_TYPE in accept
+        return sub_response
+
+    def create_response(
+        self, response_data: Mapping[str, object] | list[Any], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)  # type: ignore[arg-type]
+        if isinstance(sub_response, _SubResponse) and sub_response.wants_graphql_response:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
+            # GraphQL-over-HTTP: a request error (no `data` at all) is a 4xx for this type.
+            if isinstance(response_data, Mapping) and "data" not in response_data:
+                response.status_code = 400
+        return response
+
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        resource_server: Callable[[], ResourceServer],
+        *,
+        max_page_size: int,
+        graphiql: bool = True,
+    ) -> None:
+        self.view = HubGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
+        self.sessions = sessions
+        self.resource_server = resource_server
+        self.max_page_size = max_page_size
+
+    async def handle(self, request: Request) -> Response:
+        if self._wants_ide(request):
+            return await self.view.render_graphql_ide(request)
+        try:
+            claims = self.resource_server().verify(request.headers.get("authorization"))
+        except MissingToken:
+            return unauthenticated("Authentication required.", invalid_token=False)
+        except InvalidToken:
+            return unauthenticated("The access token is invalid or expired.", invalid_token=True)
+        async with self.sessions()() as session:
+            try:
+                response = await self._execute(session, request, claims)
+            except BaseException:
+                await session.rollback()
+                raise
+        return response
+
+    async def _execute(
+        self, session: AsyncSession, request: Request, claims: AccessClaims
+    ) -> Response:
+        try:
+            actor = await self.resource_server().actor(session, claims, request.state.request_id)
+        except InvalidToken:
+            await session.rollback()
+            return unauthenticated("The access token was revoked.", invalid_token=True)
+        context = RequestContext(session=session, actor=actor, max_page_size=self.max_page_size)
+        try:
+            response = await self.view.run(request, context=context)
+        except HTTPException as error:
+            await session.rollback()
+            return _bad_request(error.reason)
+        if context.unexpected_error:
+            await session.rollback()
+        else:
+            await session.commit()
+        return response
+
+    def _wants_ide(self, request: Request) -> bool:
+        if self.view.graphql_ide is None or request.method != "GET":
+            return False
+        accept = request.headers.get("accept", "")
+        return "text/html" in accept and "query" not in request.query_params

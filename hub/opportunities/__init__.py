@@ -1,0 +1,1 @@
+"""Opportunities: the deals an organisation is working."""

@@ -1,0 +1,205 @@
+"""Opportunities: listing with filters and ordering, creating, and versioned updates."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import access
+from hub.access import Actor, Scope
+from hub.access.writes import insert_owned
+from hub.customers.models import Customer
+from hub.errors import Conflict
+from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
+from hub.orgs.models import User
+from hub.pagination import Page, PageRequest, fetch_page
+from hub.search import contains_text
+from hub.validation import Checks
+from hub.values import UNSET, Maybe
+
+
+@dataclass(frozen=True)
+class OpportunityFilter:
+    stage: OpportunityStage | None = None
+    owner_user_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class OpportunityOrder:
+    field: str = "CREATED_AT"
+    descending: bool = True
+
+
+_ORDER_COLUMNS = {
+    "CREATED_AT": Opportunity.created_at,
+    "UPDATED_AT": Opportunity.updated_at,
+    "NAME": Opportunity.name,
+    "AMOUNT": Opportunity.amount,
+    "EXPECTED_CLOSE_DATE": Opportunity.expected_close_date,
+}
+
+
+@dataclass(frozen=True)
+class CreateOpportunity:
+    customer_id: uuid.UUID
+    name: str
+    amount: Decimal
+    currency: str
+    stage: OpportunityStage = OpportunityStage.PROSPECTING
+    probability: int = 10
+    expected_close_date: date | None = None
+    owner_user_id: uuid.UUID | None = None
+    next_step: str | None = None
+    internal_notes: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateOpportunity:
+    opportunity_id: uuid.UUID
+    version: int
+    name: Maybe[str] = UNSET
+    stage: Maybe[OpportunityStage] = UNSET
+    amount: Maybe[Decimal] = UNSET
+    currency: Maybe[str] = UNSET
+    probability: Maybe[int] = UNSET
+    expected_close_date: Maybe[date | None] = UNSET
+    owner_user_id: Maybe[uuid.UUID | None] = UNSET
+    next_step: Maybe[str | None] = UNSET
+    internal_notes: Maybe[str | None] = UNSET
+
+
+async def list_opportunities(
+    session: AsyncSession,
+    actor: Actor,
+    where: OpportunityFilter,
+    order: OpportunityOrder,
+    page: PageRequest,
+) -> Page[Opportunity]:
+    access.require_scope(actor, Scope.OPPORTUNITIES_READ)
+    statement = access.select_visible(actor, Opportunity)
+    if where.stage is not None:
+        statement = statement.where(Opportunity.stage == where.stage)
+    if where.owner_user_id is not None:
+        statement = statement.where(Opportunity.owner_user_id == where.owner_user_id)
+    if where.customer_id is not None:
+        statement = statement.where(Opportunity.customer_id == where.customer_id)
+    if where.search:
+        statement = statement.where(contains_text(Opportunity.name, where.search))
+    column = _ORDER_COLUMNS[order.field]
+    return await fetch_page(session, Opportunity, statement, [column], order.descending, page)
+
+
+async def get_many(
+    session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Opportunity]:
+    access.require_scope(actor, Scope.OPPORTUNITIES_READ)
+    return await access.get_visible_many(session, actor, Opportunity, ids)
+
+
+def _check_fields(
+    checks: Checks,
+    *,
+    name: Maybe[str],
+    amount: Maybe[Decimal],
+    currency: Maybe[str],
+    probability: Maybe[int],
+    next_step: Maybe[str | None],
+    internal_notes: Maybe[str | None],
+) -> None:
+    if name is not UNSET:
+        checks.text("name", name, max_length=200, required=True)
+    if amount is not UNSET:
+        checks.amount("amount", amount)
+    if currency is not UNSET:
+        checks.pattern("currency", currency, "currency")
+    if probability is not UNSET:
+        checks.between("probability", probability, 0, 100)
+    if next_step is not UNSET:
+        checks.text("nextStep", next_step, max_length=500, required=False)
+    if internal_notes is not UNSET:
+        checks.text("internalNotes", internal_notes, max_length=10_000, required=False)
+
+
+async def create_opportunity(
+    session: AsyncSession, actor: Actor, command: CreateOpportunity
+) -> Opportunity:
+    access.require_scope(actor, Scope.OPPORTUNITIES_WRITE)
+    checks = Checks()
+    _check_fields(
+        checks,
+        name=command.name,
+        amount=command.amount,
+        currency=command.currency,
+        probability=command.probability,
+        next_step=command.next_step,
+        internal_notes=command.internal_notes,
+    )
+    checks.done()
+    await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
+    if command.owner_user_id is not None:
+        await access.get_visible(session, actor, User, command.owner_user_id, field="ownerId")
+    return await insert_owned(
+        session,
+        actor,
+        Opportunity,
+        customer_id=command.customer_id,
+        name=command.name.strip(),
+        stage=command.stage,
+        amount=command.amount,
+        currency=command.currency,
+        probability=command.probability,
+        expected_close_date=command.expected_close_date,
+        owner_user_id=command.owner_user_id or actor.user_id,
+        source=OpportunitySource.DIRECT,
+        next_step=command.next_step,
+        internal_notes=command.internal_notes,
+    )
+
+
+async def update_opportunity(
+    session: AsyncSession, actor: Actor, command: UpdateOpportunity
+) -> Opportunity:
+    """Apply the changes only if nobody changed the record since the caller read `version`."""
+    access.require_scope(actor, Scope.OPPORTUNITIES_WRITE)
+    checks = Checks()
+    _check_fields(
+        checks,
+        name=command.name,
+        amount=command.amount,
+        currency=command.currency,
+        probability=command.probability,
+        next_step=command.next_step,
+        internal_notes=command.internal_notes,
+    )
+    checks.done()
+    opportunity = await access.get_visible(
+        session, actor, Opportunity, command.opportunity_id, lock=True, field="opportunityId"
+    )
+    if opportunity.version != command.version:
+        raise Conflict()
+    if isinstance(command.owner_user_id, uuid.UUID):
+        await access.get_visible(session, actor, User, command.owner_user_id, field="ownerId")
+    changes = {
+        "name": command.name,
+        "stage": command.stage,
+        "amount": command.amount,
+        "currency": command.currency,
+        "probability": command.probability,
+        "expected_close_date": command.expected_close_date,
+        "owner_user_id": command.owner_user_id,
+        "next_step": command.next_step,
+        "internal_notes": command.internal_notes,
+    }
+    for attribute, value in changes.items():
+        if value is not UNSET:
+            setattr(opportunity, attribute, value)
+    opportunity.version += 1
+    await session.flush()
+    await session.refresh(opportunity)
+    return opportunity

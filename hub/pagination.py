@@ -1,0 +1,93 @@
+"""Keyset pagination: a page is taken from the tenant's index, never by OFFSET.
+
+The cursor names the last row seen; the next page starts strictly after that row's
+position in the chosen order. Cursors are opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from hub.db import TenantModel
+from hub.errors import InvalidInput, UserErrorCode
+
+M = TypeVar("M", bound=TenantModel)
+
+_CURSOR_PREFIX = b"cursor:"
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """`first` rows after the cursor `after`; `first` may not exceed `max_size`."""
+
+    first: int
+    after: str | None = None
+    max_size: int = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    items: list[M]
+    has_next_page: bool
+    has_previous_page: bool
+
+    def cursor(self, item: M) -> str:
+        return encode_cursor(item.id)
+
+
+def encode_cursor(record_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(record_id).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(cursor)
+        return uuid.UUID(raw[len(_CURSOR_PREFIX) :].decode())
+    except (ValueError, UnicodeError, binascii.Error) as error:
+        raise InvalidInput.on("after", UserErrorCode.INVALID, "Not a valid cursor.") from error
+
+
+def check_page_size(page: PageRequest) -> None:
+    if not 1 <= page.first <= page.max_size:
+        raise InvalidInput.on(
+            "first", UserErrorCode.OUT_OF_RANGE, f"first must be between 1 and {page.max_size}."
+        )
+
+
+async def fetch_page(
+    session: AsyncSession,
+    model: type[M],
+    statement: Select[tuple[M]],
+    order: Sequence[InstrumentedAttribute[Any]],
+    descending: bool,
+    page: PageRequest,
+) -> Page[M]:
+    """Run `statement` (already filtered by visibility) for one page in `order`, then `id`."""
+    check_page_size(page)
+    keys = [*order, model.id]
+    if page.after is not None:
+        after_id = decode_cursor(page.after)
+        # The anchor row is read through the same visibility rules as the page itself.
+        anchor = select(*keys).where(model.id == after_id).subquery("anchor")
+        position, anchor_position = tuple_(*keys), tuple_(*(anchor.c[k.key] for k in keys))
+        statement = statement.where(
+            position < anchor_position if descending else position > anchor_position
+        )
+    ordering = [key.desc() if descending else key.asc() for key in keys]
+    rows = list((await session.scalars(statement.order_by(*ordering).limit(page.first + 1))).all())
+    return Page(
+        items=rows[: page.first],
+        has_next_page=len(rows) > page.first,
+        has_previous_page=page.after is not None,
+    )

@@ -1,0 +1,1 @@
+"""Owner → partner relationships and their lifecycle."""

@@ -1,0 +1,49 @@
+"""Typed settings, read once from the environment.
+
+Every knob an operator may turn lives here so that the README can document one place.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Hub settings; environment variables are the names in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="Owner connection (migrations). Unset: an embedded PostgreSQL is started.",
+    )
+    app_database_url: str | None = Field(
+        default=None,
+        description="Connection for the application role; derived from DATABASE_URL when unset.",
+    )
+    app_db_password: str | None = Field(
+        default=None, description="Password given to the application role by `hub migrate`."
+    )
+    data_dir: Path = Field(default=Path(".hub-data"), description="Embedded PostgreSQL data.")
+    issuer: str = Field(default="http://127.0.0.1:8000", description="Token issuer (`iss`).")
+    audience: str = Field(default="partner-hub", description="Resource identifier (`aud`).")
+    access_token_ttl_seconds: int = Field(default=600, ge=30, le=900)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_query_depth: int = Field(default=10, ge=2)
+    max_aliases: int = Field(default=15, ge=1)
+    max_tokens: int = Field(default=2000, ge=50)
+    max_page_size: int = Field(default=100, ge=1, le=100)
+    pool_size: int = Field(default=10, ge=1)
+    introspection: bool = Field(default=True, description="Allow schema introspection.")
+    log_level: str = Field(default="INFO")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are read once per process; tests build their own instances."""
+    return Settings()

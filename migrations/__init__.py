@@ -1,0 +1,1 @@
+"""Alembic migrations: schema, roles and row-level security policies."""

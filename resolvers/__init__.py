@@ -1,0 +1,1 @@
+"""Thin resolvers: decode arguments, call one service function, hand back its result."""

@@ -1,0 +1,83 @@
+"""RequestContext: the actor, the request's one transaction, and its loaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access import Actor
+from hub.errors import FieldError, InvalidInput, NotFound, UserErrorCode
+from resolvers.outcome import Outcome
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Loaders
+
+P = ParamSpec("P")
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+@dataclass
+class RequestContext:
+    """Everything a resolver may use. One session, used by one coroutine at a time.
+
+    GraphQL resolves sibling fields concurrently, but a database connection runs one
+    statement at a time; `call` and `mutate` take turns on the session.
+    """
+
+    session: AsyncSession
+    actor: Actor
+    max_page_size: int
+    unexpected_error: bool = False
+    _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loaders: Loaders | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.actor.request_id
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from resolvers.loaders import Loaders
+
+            self._loaders = Loaders(self)
+        return self._loaders
+
+    async def call(
+        self,
+        service: Callable[Concatenate[AsyncSession, Actor, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run a service function with this request's session and actor."""
+        async with self._turn:
+            return await service(self.session, self.actor, *args, **kwargs)
+
+    async def mutate(
+        self,
+        service: Callable[[AsyncSession, Actor, C], Awaitable[T]],
+        build_command: Callable[[], C],
+    ) -> Outcome[T]:
+        """Decode the input, run the service in a savepoint; a refusal undoes every write."""
+        async with self._turn:
+            savepoint = await self.session.begin_nested()
+            try:
+                result = await service(self.session, self.actor, build_command())
+            except InvalidInput as error:
+                await savepoint.rollback()
+                return Outcome.failed(error.errors)
+            except NotFound as error:
+                await savepoint.rollback()
+                return Outcome.failed(
+                    [FieldError((error.field,), "No such record.", UserErrorCode.NOT_FOUND)]
+                )
+            except BaseException:
+                await savepoint.rollback()
+                raise
+            await savepoint.commit()
+            return Outcome.ok(result)

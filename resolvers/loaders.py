@@ -1,0 +1,67 @@
+"""Per-request DataLoaders: each batch is one service call, so it passes the access layer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from hub.access import Actor
+from hub.cases import service as case_service
+from hub.cases.models import Case, CaseComment
+from hub.customers import service as customer_service
+from hub.customers.models import Contact, Customer
+from hub.opportunities import service as opportunity_service
+from hub.opportunities.models import Opportunity
+from hub.orgs import service as org_service
+from hub.orgs.models import User
+
+if TYPE_CHECKING:
+    from resolvers.context import RequestContext
+
+V = TypeVar("V")
+GetMany = Callable[[AsyncSession, Actor, list[uuid.UUID]], Awaitable[dict[uuid.UUID, V]]]
+
+
+def _by_id(ctx: RequestContext, get_many: GetMany[V]) -> DataLoader[uuid.UUID, V | None]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[V | None]:
+        found = await ctx.call(get_many, list(ids))
+        return [found.get(record_id) for record_id in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _many_by_id(
+    ctx: RequestContext, get_groups: GetMany[list[V]]
+) -> DataLoader[uuid.UUID, list[V]]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[V]]:
+        groups = await ctx.call(get_groups, list(ids))
+        return [groups.get(record_id, []) for record_id in ids]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """Made lazily once per request; nothing is cached across requests."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.customer: DataLoader[uuid.UUID, Customer | None] = _by_id(
+            ctx, customer_service.get_many
+        )
+        self.contact: DataLoader[uuid.UUID, Contact | None] = _by_id(
+            ctx, customer_service.get_contacts
+        )
+        self.opportunity: DataLoader[uuid.UUID, Opportunity | None] = _by_id(
+            ctx, opportunity_service.get_many
+        )
+        self.case: DataLoader[uuid.UUID, Case | None] = _by_id(ctx, case_service.get_many)
+        self.user: DataLoader[uuid.UUID, User | None] = _by_id(ctx, org_service.get_users)
+        self.contacts_of_customer: DataLoader[uuid.UUID, list[Contact]] = _many_by_id(
+            ctx, customer_service.contacts_of
+        )
+        self.comments_of_case: DataLoader[uuid.UUID, list[CaseComment]] = _many_by_id(
+            ctx, case_service.comments_of
+        )

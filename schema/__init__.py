@@ -1,0 +1,50 @@
+"""The GraphQL schema: per-domain Query/Mutation mixins merged, plus limits and error typing."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema.cases import Case, CaseMutation, CaseQuery
+from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
+from schema.errors import TypedErrors
+from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
+from schema.users import User
+from schema.viewer import ViewerQuery
+
+Query = merge_types("Query", (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery))
+Mutation = merge_types("Mutation", (CustomerMutation, OpportunityMutation, CaseMutation))
+
+
+def build_schema(
+    *,
+    max_depth: int = 10,
+    max_aliases: int = 15,
+    max_tokens: int = 2000,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    """The hub's schema with its protections; extensions are factories, one per request."""
+    extensions = [
+        TypedErrors,
+        partial(QueryDepthLimiter, max_depth=max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=max_aliases),
+        partial(MaxTokensLimiter, max_token_count=max_tokens),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Customer, Contact, Opportunity, Case, User],
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )

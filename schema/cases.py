@@ -1,0 +1,245 @@
+"""Cases and comments: types, inputs, payloads, and the Query/Mutation fields."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from hub.cases import service
+from hub.cases.models import Case as CaseRecord
+from hub.cases.models import CaseComment as CaseCommentRecord
+from hub.cases.models import CasePriority as HubCasePriority
+from hub.cases.models import CaseStatus as HubCaseStatus
+from hub.cases.models import CommentVisibility as HubCommentVisibility
+from resolvers import cases as resolve
+from resolvers.ids import NodeType, decode_id, encode_id
+from schema.base import Connection, Info, Node, OrderDirection, UserError, to_connection
+from schema.base import user_errors
+from schema.customers import Customer
+from schema.inputs import optional_id
+from schema.users import User
+
+CasePriority = strawberry.enum(HubCasePriority, name="CasePriority")
+CaseStatus = strawberry.enum(HubCaseStatus, name="CaseStatus")
+CommentVisibility = strawberry.enum(HubCommentVisibility, name="CommentVisibility")
+
+
+@strawberry.type
+class CaseComment:
+    id: strawberry.ID
+    body: str
+    visibility: CommentVisibility  # type: ignore[valid-type]
+    created_at: datetime
+
+    @staticmethod
+    def from_record(record: CaseCommentRecord) -> CaseComment:
+        return CaseComment(
+            id=strawberry.ID(encode_id(NodeType.CASE_COMMENT, record.id)),
+            body=record.body,
+            visibility=record.visibility,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type
+class Case(Node):
+    subject: str
+    description: str
+    priority: CasePriority  # type: ignore[valid-type]
+    status: CaseStatus  # type: ignore[valid-type]
+    first_response_due_at: datetime
+    resolution_due_at: datetime
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    satisfaction_score: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    record_id: strawberry.Private[uuid.UUID]
+    customer_id: strawberry.Private[uuid.UUID]
+    assignee_user_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        record = await info.context.loaders.customer.load(self.customer_id)
+        return Customer.from_record(record) if record else None
+
+    @strawberry.field
+    async def assignee(self, info: Info) -> User | None:
+        if self.assignee_user_id is None:
+            return None
+        record = await info.context.loaders.user.load(self.assignee_user_id)
+        return User.from_record(record) if record else None
+
+    @strawberry.field
+    async def comments(self, info: Info) -> list[CaseComment]:
+        comments = await info.context.loaders.comments_of_case.load(self.record_id)
+        return [CaseComment.from_record(comment) for comment in comments]
+
+    @staticmethod
+    def from_record(record: CaseRecord) -> Case:
+        return Case(
+            id=strawberry.ID(encode_id(NodeType.CASE, record.id)),
+            subject=record.subject,
+            description=record.description,
+            priority=record.priority,
+            status=record.status,
+            first_response_due_at=record.first_response_due_at,
+            resolution_due_at=record.resolution_due_at,
+            first_responded_at=record.first_responded_at,
+            resolved_at=record.resolved_at,
+            closed_at=record.closed_at,
+            satisfaction_score=record.satisfaction_score,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            record_id=record.id,
+            customer_id=record.customer_id,
+            assignee_user_id=record.assignee_user_id,
+        )
+
+
+@strawberry.enum
+class CaseOrderField(enum.Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    PRIORITY = "PRIORITY"
+    RESOLUTION_DUE_AT = "RESOLUTION_DUE_AT"
+
+
+@strawberry.input
+class CaseOrder:
+    field: CaseOrderField = CaseOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+
+
+@strawberry.input
+class CaseFilter:
+    status: CaseStatus | None = None  # type: ignore[valid-type]
+    priority: CasePriority | None = None  # type: ignore[valid-type]
+    customer_id: strawberry.ID | None = None
+    assignee_id: strawberry.ID | None = None
+    search: str | None = strawberry.field(default=None, description="Part of the subject.")
+
+
+@strawberry.input
+class CreateCaseInput:
+    customer_id: strawberry.ID
+    subject: str
+    description: str
+    priority: CasePriority = HubCasePriority.NORMAL  # type: ignore[valid-type]
+    assignee_id: strawberry.ID | None = None
+
+    def to_command(self) -> service.CreateCase:
+        assignee = self.assignee_id
+        return service.CreateCase(
+            customer_id=decode_id(self.customer_id, NodeType.CUSTOMER, field="customerId"),
+            subject=self.subject,
+            description=self.description,
+            priority=self.priority,
+            assignee_user_id=(
+                decode_id(assignee, NodeType.USER, field="assigneeId") if assignee else None
+            ),
+        )
+
+
+@strawberry.input
+class TransitionCaseInput:
+    case_id: strawberry.ID
+    status: CaseStatus  # type: ignore[valid-type]
+    version: int | None = strawberry.field(
+        default=None, description="If given, the move is refused when the case has changed."
+    )
+    satisfaction_score: int | None = strawberry.field(
+        default=None, description="1 to 5, only when closing."
+    )
+
+    def to_command(self) -> service.TransitionCase:
+        return service.TransitionCase(
+            case_id=decode_id(self.case_id, NodeType.CASE, field="caseId"),
+            status=self.status,
+            version=self.version,
+            satisfaction_score=self.satisfaction_score,
+        )
+
+
+@strawberry.input
+class AddCaseCommentInput:
+    case_id: strawberry.ID
+    body: str
+    visibility: CommentVisibility = HubCommentVisibility.SHARED  # type: ignore[valid-type]
+
+    def to_command(self) -> service.AddCaseComment:
+        return service.AddCaseComment(
+            case_id=decode_id(self.case_id, NodeType.CASE, field="caseId"),
+            body=self.body,
+            visibility=self.visibility,
+        )
+
+
+@strawberry.type
+class CasePayload:
+    case: Case | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AddCaseCommentPayload:
+    comment: CaseComment | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class CaseQuery:
+    @strawberry.field(description="Cases of the caller's organisation.")
+    async def cases(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: CaseFilter | None = None,
+        order_by: CaseOrder | None = None,
+    ) -> Connection[Case]:
+        where = filter or CaseFilter()
+        order = order_by or CaseOrder()
+        page = await resolve.list_cases(
+            info.context,
+            service.CaseFilter(
+                status=where.status,
+                priority=where.priority,
+                customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
+                assignee_user_id=optional_id(where.assignee_id, NodeType.USER, "assigneeId"),
+                search=where.search,
+            ),
+            service.CaseOrder(order.field.value, order.direction is OrderDirection.DESC),
+            first,
+            after,
+        )
+        return to_connection(page, Case.from_record)
+
+
+@strawberry.type
+class CaseMutation:
+    @strawberry.mutation
+    async def create_case(self, info: Info, input: CreateCaseInput) -> CasePayload:
+        outcome = await resolve.create_case(info.context, input.to_command)
+        case = Case.from_record(outcome.value) if outcome.value else None
+        return CasePayload(case=case, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation
+    async def transition_case(self, info: Info, input: TransitionCaseInput) -> CasePayload:
+        outcome = await resolve.transition_case(info.context, input.to_command)
+        case = Case.from_record(outcome.value) if outcome.value else None
+        return CasePayload(case=case, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation
+    async def add_case_comment(
+        self, info: Info, input: AddCaseCommentInput
+    ) -> AddCaseCommentPayload:
+        outcome = await resolve.add_case_comment(info.context, input.to_command)
+        comment = CaseComment.from_record(outcome.value) if outcome.value else None
+        return AddCaseCommentPayload(comment=comment, user_errors=user_errors(outcome.errors))

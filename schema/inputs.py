@@ -1,0 +1,28 @@
+"""Translating optional GraphQL input fields into the services' `UNSET`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+import strawberry
+
+from hub.errors import InvalidInput, UserErrorCode
+from hub.values import UNSET, Maybe
+from resolvers.ids import NodeType, decode_id
+
+T = TypeVar("T")
+
+
+def maybe(value: T | None, field: str = "", *, nullable: bool = True) -> Maybe[T | None]:
+    """An omitted field stays UNSET; an explicit null clears the field, where that is allowed."""
+    if value is strawberry.UNSET:
+        return UNSET
+    if value is None and not nullable:
+        raise InvalidInput.on(field, UserErrorCode.REQUIRED, "This field cannot be cleared.")
+    return value
+
+
+def optional_id(value: strawberry.ID | None, node_type: NodeType, field: str) -> uuid.UUID | None:
+    """A filter's optional global id as a uuid."""
+    return decode_id(value, node_type, field=field) if value is not None else None

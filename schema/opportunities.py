@@ -1,0 +1,215 @@
+"""Opportunities: type, inputs, payloads, and the Query/Mutation fields."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+
+from hub.opportunities import service
+from hub.opportunities.models import Opportunity as OpportunityRecord
+from hub.opportunities.models import OpportunitySource as HubOpportunitySource
+from hub.opportunities.models import OpportunityStage as HubOpportunityStage
+from resolvers import opportunities as resolve
+from resolvers.ids import NodeType, decode_id, encode_id
+from schema.base import Connection, Info, Node, OrderDirection, UserError, to_connection
+from schema.base import user_errors
+from schema.customers import Customer
+from schema.inputs import maybe, optional_id
+from schema.users import User
+
+OpportunityStage = strawberry.enum(HubOpportunityStage, name="OpportunityStage")
+OpportunitySource = strawberry.enum(HubOpportunitySource, name="OpportunitySource")
+
+
+@strawberry.type
+class Opportunity(Node):
+    name: str
+    stage: OpportunityStage  # type: ignore[valid-type]
+    amount: Decimal
+    currency: str = strawberry.field(description="ISO 4217 code.")
+    probability: int
+    expected_close_date: date | None
+    source: OpportunitySource  # type: ignore[valid-type]
+    next_step: str | None
+    internal_notes: str | None = strawberry.field(description="Never shared with partners.")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    customer_id: strawberry.Private[uuid.UUID]
+    owner_user_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        record = await info.context.loaders.customer.load(self.customer_id)
+        return Customer.from_record(record) if record else None
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User | None:
+        if self.owner_user_id is None:
+            return None
+        record = await info.context.loaders.user.load(self.owner_user_id)
+        return User.from_record(record) if record else None
+
+    @staticmethod
+    def from_record(record: OpportunityRecord) -> Opportunity:
+        return Opportunity(
+            id=strawberry.ID(encode_id(NodeType.OPPORTUNITY, record.id)),
+            name=record.name,
+            stage=record.stage,
+            amount=record.amount,
+            currency=record.currency,
+            probability=record.probability,
+            expected_close_date=record.expected_close_date,
+            source=record.source,
+            next_step=record.next_step,
+            internal_notes=record.internal_notes,
+            version=record.version,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            customer_id=record.customer_id,
+            owner_user_id=record.owner_user_id,
+        )
+
+
+@strawberry.enum
+class OpportunityOrderField(enum.Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    NAME = "NAME"
+    AMOUNT = "AMOUNT"
+    EXPECTED_CLOSE_DATE = "EXPECTED_CLOSE_DATE"
+
+
+@strawberry.input
+class OpportunityOrder:
+    field: OpportunityOrderField = OpportunityOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+
+
+@strawberry.input
+class OpportunityFilter:
+    stage: OpportunityStage | None = None  # type: ignore[valid-type]
+    owner_id: strawberry.ID | None = None
+    customer_id: strawberry.ID | None = None
+    search: str | None = strawberry.field(default=None, description="Part of the name.")
+
+
+@strawberry.input
+class CreateOpportunityInput:
+    customer_id: strawberry.ID
+    name: str
+    amount: Decimal
+    currency: str
+    stage: OpportunityStage = HubOpportunityStage.PROSPECTING  # type: ignore[valid-type]
+    probability: int = 10
+    expected_close_date: date | None = None
+    owner_id: strawberry.ID | None = None
+    next_step: str | None = None
+    internal_notes: str | None = None
+
+    def to_command(self) -> service.CreateOpportunity:
+        owner = self.owner_id
+        return service.CreateOpportunity(
+            customer_id=decode_id(self.customer_id, NodeType.CUSTOMER, field="customerId"),
+            name=self.name,
+            amount=self.amount,
+            currency=self.currency,
+            stage=self.stage,
+            probability=self.probability,
+            expected_close_date=self.expected_close_date,
+            owner_user_id=decode_id(owner, NodeType.USER, field="ownerId") if owner else None,
+            next_step=self.next_step,
+            internal_notes=self.internal_notes,
+        )
+
+
+@strawberry.input
+class UpdateOpportunityInput:
+    opportunity_id: strawberry.ID
+    version: int = strawberry.field(description="The version you read; a stale one is refused.")
+    name: str | None = strawberry.UNSET
+    stage: OpportunityStage | None = strawberry.UNSET  # type: ignore[valid-type]
+    amount: Decimal | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    probability: int | None = strawberry.UNSET
+    expected_close_date: date | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    next_step: str | None = strawberry.UNSET
+    internal_notes: str | None = strawberry.UNSET
+
+    def to_command(self) -> service.UpdateOpportunity:
+        owner = maybe(self.owner_id)
+        return service.UpdateOpportunity(
+            opportunity_id=decode_id(
+                self.opportunity_id, NodeType.OPPORTUNITY, field="opportunityId"
+            ),
+            version=self.version,
+            name=maybe(self.name, "name", nullable=False),
+            stage=maybe(self.stage, "stage", nullable=False),
+            amount=maybe(self.amount, "amount", nullable=False),
+            currency=maybe(self.currency, "currency", nullable=False),
+            probability=maybe(self.probability, "probability", nullable=False),
+            expected_close_date=maybe(self.expected_close_date),
+            owner_user_id=(
+                decode_id(owner, NodeType.USER, field="ownerId") if isinstance(owner, str) else owner
+            ),
+            next_step=maybe(self.next_step),
+            internal_notes=maybe(self.internal_notes),
+        )
+
+
+@strawberry.type
+class OpportunityPayload:
+    opportunity: Opportunity | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class OpportunityQuery:
+    @strawberry.field(description="Opportunities of the caller's organisation.")
+    async def opportunities(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: OpportunityFilter | None = None,
+        order_by: OpportunityOrder | None = None,
+    ) -> Connection[Opportunity]:
+        where = filter or OpportunityFilter()
+        order = order_by or OpportunityOrder()
+        page = await resolve.list_opportunities(
+            info.context,
+            service.OpportunityFilter(
+                stage=where.stage,
+                owner_user_id=optional_id(where.owner_id, NodeType.USER, "ownerId"),
+                customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
+                search=where.search,
+            ),
+            service.OpportunityOrder(order.field.value, order.direction is OrderDirection.DESC),
+            first,
+            after,
+        )
+        return to_connection(page, Opportunity.from_record)
+
+
+@strawberry.type
+class OpportunityMutation:
+    @strawberry.mutation
+    async def create_opportunity(
+        self, info: Info, input: CreateOpportunityInput
+    ) -> OpportunityPayload:
+        outcome = await resolve.create_opportunity(info.context, input.to_command)
+        opportunity = Opportunity.from_record(outcome.value) if outcome.value else None
+        return OpportunityPayload(opportunity=opportunity, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation
+    async def update_opportunity(
+        self, info: Info, input: UpdateOpportunityInput
+    ) -> OpportunityPayload:
+        outcome = await resolve.update_opportunity(info.context, input.to_command)
+        opportunity = Opportunity.from_record(outcome.value) if outcome.value else None
+        return OpportunityPayload(opportunity=opportunity, user_errors=user_errors(outcome.errors))

@@ -8,6 +8,7 @@ with `anyio.from_thread` to use the async session.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,7 +55,9 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return not self.record.disabled and verify_secret(self.record.secret_hash, client_secret)
+        # Verify first, so unknown, disabled and live clients cost the same time.
+        matches = verify_secret(self.record.secret_hash or None, client_secret)
+        return matches and not self.record.disabled
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in ("client_secret_basic", "client_secret_post")
@@ -64,6 +67,12 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == "client_credentials"
+
+
+def _unknown_client(client_id: str) -> ClientForAuthentication:
+    return ClientForAuthentication(
+        org_id=uuid.UUID(int=0), client_id=client_id, secret_hash="", allowed_scopes=(), disabled=True
+    )
 
 
 class _FormPayload(OAuth2Payload):  # type: ignore[misc]
@@ -140,11 +149,12 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "default", _HubTokenGenerator(issuer, audience, access_token_ttl, signing_keys)
         )
 
-    def query_client(self, client_id: str) -> RegisteredClient | None:
-        if not client_id or len(client_id) > 64:
-            return None
-        record = anyio.from_thread.run(self._lookup_client, client_id)
-        return RegisteredClient(record) if record is not None else None
+    def query_client(self, client_id: str) -> RegisteredClient:
+        """Never None: an unknown client fails like a wrong secret, so ids cannot be probed."""
+        record = None
+        if client_id and len(client_id) <= 64:
+            record = anyio.from_thread.run(self._lookup_client, client_id)
+        return RegisteredClient(record or _unknown_client(client_id))
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """JWT access tokens are self-contained; nothing is stored for client credentials."""

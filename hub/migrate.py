@@ -22,3 +22,21 @@ def alembic_config(owner_url: str) -> Config:
 def upgrade(owner_url: str) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     command.upgrade(alembic_config(owner_url), "head")
+
+
+def set_app_role_password(owner_url: str, password: str) -> None:
+    """Give the application role a password, for servers that do not trust local logins."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from hub.db import create_engine
+
+    async def run() -> None:
+        engine = create_engine(owner_url, pool_size=1)
+        async with engine.begin() as connection:
+            quoted = password.replace("'", "''")
+            await connection.execute(text(f"ALTER ROLE hub_app PASSWORD '{quoted}'"))  # noqa: S608
+        await engine.dispose()
+
+    asyncio.run(run())

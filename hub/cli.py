@@ -1,0 +1,182 @@
+"""`hub`: serve, migrate, seed the demo, print the version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from hub import __version__
+from hub.db import app_role_url, create_engine, session_factory
+from hub.logs import configure_logging
+from hub.migrate import set_app_role_password, upgrade
+from hub.settings import Settings, get_settings
+
+log = logging.getLogger("hub")
+
+
+@contextmanager
+def owner_database(settings: Settings, data_dir: Path) -> Iterator[str]:
+    """The owner URL: DATABASE_URL if set, else an embedded server stopped on the way out."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from hub.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(data_dir)
+    try:
+        yield server.owner_url
+    finally:
+        server.stop()
+
+
+def _app_url(settings: Settings, owner_url: str) -> str:
+    return settings.app_database_url or app_role_url(owner_url, settings.app_db_password)
+
+
+def _migrate(settings: Settings, owner_url: str) -> None:
+    upgrade(owner_url)
+    if settings.app_db_password:
+        set_app_role_password(owner_url, settings.app_db_password)
+
+
+def _seed_demo(owner_url: str, data_dir: Path) -> dict[str, object] | None:
+    """Seed the demo once; returns the credentials, or None when it was seeded before."""
+    from hub.demo import DemoAlreadySeeded, seed_demo
+
+    async def run() -> dict[str, object] | None:
+        engine = create_engine(owner_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                credentials = await seed_demo(session)
+        except DemoAlreadySeeded:
+            return None
+        finally:
+            await engine.dispose()
+        return credentials.to_json()
+
+    result = asyncio.run(run())
+    path = data_dir / "demo-credentials.json"
+    if result is None:
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    path.chmod(0o600)
+    return result
+
+
+def _print_demo(credentials: dict[str, object], base_url: str, data_dir: Path) -> None:
+    clients = credentials["clients"]
+    assert isinstance(clients, list)
+    print("\nDemo API clients (also in %s):\n" % (data_dir / "demo-credentials.json"))
+    print(f"{'organisation':<26} {'client_id':<24} client_secret")
+    for entry in clients:
+        print(f"{entry['organisation']:<26} {entry['client_id']:<24} {entry['client_secret']}")
+        print(f"{'':<26} scopes: {' '.join(entry['scopes'])}")
+    first = clients[0]
+    query = '{"query":"{ opportunities(first: 5) { edges { node { name stage amount currency customer { name } } } } }"}'
+    print("\nTry it:\n")
+    print(
+        f"TOKEN=$(curl -s -u '{first['client_id']}:{first['client_secret']}' "
+        f"-d grant_type=client_credentials {base_url}/oauth/token "
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+    print(
+        f"curl -s {base_url}/graphql -H \"Authorization: Bearer $TOKEN\" "
+        f"-H 'Content-Type: application/json' -d '{query}'\n"
+    )
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.app import create_app
+
+    data_dir = Path(args.data_dir or settings.data_dir)
+    base_url = f"http://{args.host}:{args.port}"
+    if "HUB_ISSUER" not in os.environ:
+        settings = settings.model_copy(update={"issuer": base_url})
+    with owner_database(settings, data_dir) as owner_url:
+        _migrate(settings, owner_url)
+        if args.demo:
+            credentials = _seed_demo(owner_url, data_dir)
+            if credentials is not None:
+                _print_demo(credentials, base_url, data_dir)
+        app = create_app(settings, _app_url(settings, owner_url))
+        print(f"Partner Hub {__version__}: GraphQL at {base_url}/graphql", flush=True)
+        config = uvicorn.Config(
+            app, host=args.host, port=args.port, log_config=None, access_log=False
+        )
+        uvicorn.Server(config).run()
+    return 0
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
+        _migrate(settings, owner_url)
+    print("migrations applied")
+    return 0
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
+    data_dir = Path(args.data_dir or settings.data_dir)
+    with owner_database(settings, data_dir) as owner_url:
+        _migrate(settings, owner_url)
+        credentials = _seed_demo(owner_url, data_dir)
+    if credentials is None:
+        print("the demo was seeded before; its credentials file is missing")
+        return 1
+    _print_demo(credentials, "http://127.0.0.1:8000", data_dir)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Partner Hub")
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="run the hub")
+    serve_parser.add_argument("--demo", action="store_true", help="seed demo data first")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--data-dir", help="embedded PostgreSQL data (default .hub-data)")
+    serve_parser.set_defaults(handler=serve)
+
+    migrate_parser = commands.add_parser("migrate", help="apply database migrations")
+    migrate_parser.add_argument("--data-dir")
+    migrate_parser.set_defaults(handler=migrate)
+
+    demo_parser = commands.add_parser("demo", help="seed demo data into the database")
+    demo_parser.add_argument("--data-dir")
+    demo_parser.set_defaults(handler=demo)
+    return parser
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    # SIGTERM stops like Ctrl-C, so the embedded server is shut down cleanly either way.
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    try:
+        code: int = args.handler(args, settings)
+    except KeyboardInterrupt:
+        code = 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

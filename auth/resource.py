@@ -36,7 +36,9 @@ class ResourceServer:
         self.audience = audience
 
     def verify(self, authorization: str | None) -> AccessClaims:
-        return self.keys.verify(bearer_token(authorization), issuer=self.issuer, audience=self.audience)
+        return self.keys.verify(
+            bearer_token(authorization), issuer=self.issuer, audience=self.audience
+        )
 
     async def actor(self, session: AsyncSession, claims: AccessClaims, request_id: str) -> Actor:
         """Enter the token's organisation for this transaction and confirm the client is live."""

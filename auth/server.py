@@ -71,7 +71,11 @@ class RegisteredClient(ClientMixin):  # type: ignore[misc]
 
 def _unknown_client(client_id: str) -> ClientForAuthentication:
     return ClientForAuthentication(
-        org_id=uuid.UUID(int=0), client_id=client_id, secret_hash="", allowed_scopes=(), disabled=True
+        org_id=uuid.UUID(int=0),
+        client_id=client_id,
+        secret_hash="",
+        allowed_scopes=(),
+        disabled=True,
     )
 
 
@@ -111,9 +115,7 @@ class _StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
 
 
 class _HubTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
-    def __init__(
-        self, issuer: str, audience: str, ttl: int, keys: Callable[[], KeySet]
-    ) -> None:
+    def __init__(self, issuer: str, audience: str, ttl: int, keys: Callable[[], KeySet]) -> None:
         super().__init__(issuer=issuer, alg="RS256", expires_generator=lambda *_: ttl)
         self._audience = audience
         self._keys = keys

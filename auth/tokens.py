@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet, RSAKey
 from hub.keys.store import ALGORITHM
 
 ACCEPTED_ALGORITHMS = (ALGORITHM,)
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 CLOCK_SKEW_SECONDS = 60
 
 

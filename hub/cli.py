@@ -23,6 +23,11 @@ from hub.settings import Settings, get_settings
 
 log = logging.getLogger("hub")
 
+FIRST_QUERY = (
+    "{ opportunities(first: 5)"
+    " { edges { node { name stage amount currency customer { name } } } } }"
+)
+
 
 @contextmanager
 def owner_database(settings: Settings, data_dir: Path) -> Iterator[str]:
@@ -78,14 +83,15 @@ def _seed_demo(owner_url: str, data_dir: Path) -> dict[str, object] | None:
 
 def _print_demo(credentials: dict[str, object], base_url: str, data_dir: Path) -> None:
     clients = credentials["clients"]
-    assert isinstance(clients, list)
+    if not isinstance(clients, list) or not clients:
+        return
     print("\nDemo API clients (also in %s):\n" % (data_dir / "demo-credentials.json"))
     print(f"{'organisation':<26} {'client_id':<24} client_secret")
     for entry in clients:
         print(f"{entry['organisation']:<26} {entry['client_id']:<24} {entry['client_secret']}")
         print(f"{'':<26} scopes: {' '.join(entry['scopes'])}")
     first = clients[0]
-    query = '{"query":"{ opportunities(first: 5) { edges { node { name stage amount currency customer { name } } } } }"}'
+    query = json.dumps({"query": FIRST_QUERY})
     print("\nTry it:\n")
     print(
         f"TOKEN=$(curl -s -u '{first['client_id']}:{first['client_secret']}' "
@@ -93,7 +99,7 @@ def _print_demo(credentials: dict[str, object], base_url: str, data_dir: Path) -
         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
     )
     print(
-        f"curl -s {base_url}/graphql -H \"Authorization: Bearer $TOKEN\" "
+        f'curl -s {base_url}/graphql -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{query}'\n"
     )
 

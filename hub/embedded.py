@@ -33,9 +33,9 @@ class EmbeddedPostgres:
         return uri.set(database=DATABASE_NAME).render_as_string(hide_password=False)
 
     def _ensure_database(self) -> None:
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-        )
+        # DATABASE_NAME is our constant, never input.
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"  # noqa: S608
+        exists = self._server.psql(query)
         if "(1 row)" not in exists:
             log.info("creating database %s", DATABASE_NAME)
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")

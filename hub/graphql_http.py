@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 from strawberry.schema import BaseSchema
 
 from auth.resource import MissingToken, ResourceServer
@@ -69,7 +69,6 @@ class HubGraphQL(GraphQL[RequestContext, None]):
             if isinstance(response_data, Mapping) and "data" not in response_data:
                 response.status_code = 400
         return response
-
 
 
 class GraphQLEndpoint:

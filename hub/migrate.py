@@ -9,7 +9,8 @@ from alembic.config import Config
 
 import migrations
 
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# `__path__`, not `__file__`: it is set however the package was installed (editable or not).
+MIGRATIONS_DIR = Path(next(iter(migrations.__path__)))
 
 
 def alembic_config(owner_url: str) -> Config:
@@ -36,7 +37,7 @@ def set_app_role_password(owner_url: str, password: str) -> None:
         engine = create_engine(owner_url, pool_size=1)
         async with engine.begin() as connection:
             quoted = password.replace("'", "''")
-            await connection.execute(text(f"ALTER ROLE hub_app PASSWORD '{quoted}'"))  # noqa: S608
+            await connection.execute(text(f"ALTER ROLE hub_app PASSWORD '{quoted}'"))
         await engine.dispose()
 
     asyncio.run(run())

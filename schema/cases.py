@@ -16,8 +16,15 @@ from hub.cases.models import CaseStatus as HubCaseStatus
 from hub.cases.models import CommentVisibility as HubCommentVisibility
 from resolvers import cases as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
-from schema.base import Connection, Info, Node, OrderDirection, UserError, to_connection
-from schema.base import user_errors
+from schema.base import (
+    Connection,
+    Info,
+    Node,
+    OrderDirection,
+    UserError,
+    to_connection,
+    user_errors,
+)
 from schema.customers import Customer
 from schema.inputs import optional_id
 from schema.users import User

@@ -16,8 +16,15 @@ from hub.customers.models import LifecycleStage as HubLifecycleStage
 from hub.customers.models import Purpose as HubPurpose
 from resolvers import customers as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
-from schema.base import Connection, Info, Node, OrderDirection, UserError, to_connection
-from schema.base import user_errors
+from schema.base import (
+    Connection,
+    Info,
+    Node,
+    OrderDirection,
+    UserError,
+    to_connection,
+    user_errors,
+)
 from schema.inputs import maybe
 
 LifecycleStage = strawberry.enum(HubLifecycleStage, name="LifecycleStage")

@@ -15,8 +15,15 @@ from hub.opportunities.models import OpportunitySource as HubOpportunitySource
 from hub.opportunities.models import OpportunityStage as HubOpportunityStage
 from resolvers import opportunities as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
-from schema.base import Connection, Info, Node, OrderDirection, UserError, to_connection
-from schema.base import user_errors
+from schema.base import (
+    Connection,
+    Info,
+    Node,
+    OrderDirection,
+    UserError,
+    to_connection,
+    user_errors,
+)
 from schema.customers import Customer
 from schema.inputs import maybe, optional_id
 from schema.users import User
@@ -155,7 +162,9 @@ class UpdateOpportunityInput:
             probability=maybe(self.probability, "probability", nullable=False),
             expected_close_date=maybe(self.expected_close_date),
             owner_user_id=(
-                decode_id(owner, NodeType.USER, field="ownerId") if isinstance(owner, str) else owner
+                decode_id(owner, NodeType.USER, field="ownerId")
+                if isinstance(owner, str)
+                else owner
             ),
             next_step=maybe(self.next_step),
             internal_notes=maybe(self.internal_notes),

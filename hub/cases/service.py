@@ -120,9 +120,7 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
     checks.done()
     await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
     if command.assignee_user_id is not None:
-        await access.get_visible(
-            session, actor, User, command.assignee_user_id, field="assigneeId"
-        )
+        await access.get_visible(session, actor, User, command.assignee_user_id, field="assigneeId")
     now = datetime.now(UTC)
     first_response, resolution = SLA_TARGETS[command.priority]
     return await insert_owned(
@@ -146,7 +144,9 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
 async def transition_case(session: AsyncSession, actor: Actor, command: TransitionCase) -> Case:
     """Move a case along the state machine, stamping the SLA timestamps it reaches."""
     access.require_scope(actor, Scope.CASES_WRITE)
-    case = await access.get_visible(session, actor, Case, command.case_id, lock=True, field="caseId")
+    case = await access.get_visible(
+        session, actor, Case, command.case_id, lock=True, field="caseId"
+    )
     if command.version is not None and case.version != command.version:
         raise Conflict()
     if not can_transition(case.status, command.status):
@@ -172,7 +172,10 @@ async def transition_case(session: AsyncSession, actor: Actor, command: Transiti
         case.closed_at = now
         case.resolved_at = case.resolved_at or now
         case.satisfaction_score = command.satisfaction_score
-    elif command.status is CaseStatus.OPEN and case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+    elif command.status is CaseStatus.OPEN and case.status in (
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
+    ):
         case.resolved_at = None
         case.closed_at = None
         case.satisfaction_score = None
@@ -188,7 +191,9 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
     checks = Checks()
     checks.text("body", command.body, max_length=20_000, required=True)
     checks.done()
-    case = await access.get_visible(session, actor, Case, command.case_id, lock=True, field="caseId")
+    case = await access.get_visible(
+        session, actor, Case, command.case_id, lock=True, field="caseId"
+    )
     if case.first_responded_at is None and command.visibility is CommentVisibility.SHARED:
         case.first_responded_at = datetime.now(UTC)
     return await insert_owned(

@@ -61,7 +61,9 @@ class Customer(TenantModel):
     industry: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(2))
-    size: Mapped[CompanySize | None] = mapped_column(Enum(CompanySize, native_enum=False, length=20))
+    size: Mapped[CompanySize | None] = mapped_column(
+        Enum(CompanySize, native_enum=False, length=20)
+    )
     consent_purposes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     version: Mapped[int] = mapped_column(server_default="1")
     updated_at: Mapped[datetime] = mapped_column(

@@ -74,7 +74,11 @@ class AddContact:
 
 
 async def list_customers(
-    session: AsyncSession, actor: Actor, where: CustomerFilter, order: CustomerOrder, page: PageRequest
+    session: AsyncSession,
+    actor: Actor,
+    where: CustomerFilter,
+    order: CustomerOrder,
+    page: PageRequest,
 ) -> Page[Customer]:
     access.require_scope(actor, Scope.CUSTOMERS_READ)
     statement = access.select_visible(actor, Customer)

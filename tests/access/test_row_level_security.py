@@ -11,16 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Factory
 
-TENANT_TABLES = ("users", "api_clients", "customers", "contacts", "opportunities", "cases", "case_comments")
+TENANT_TABLES = (
+    "users",
+    "api_clients",
+    "customers",
+    "contacts",
+    "opportunities",
+    "cases",
+    "case_comments",
+)
 
 
 async def test_application_role_cannot_bypass_rls(app_engine: AsyncEngine) -> None:
     async with app_engine.connect() as connection:
         row = (
             await connection.execute(
-                text(
-                    "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-                )
+                text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
             )
         ).one()
         owners = await connection.scalar(

@@ -53,10 +53,14 @@ async def test_customer_lifecycle(client: httpx.AsyncClient, factory: Factory) -
     node = await _call(
         client,
         token,
-        "query($id: ID!) { node(id: $id) { ... on Customer { lifecycleStage contacts { fullName } } } }",
+        """query($id: ID!) { node(id: $id) {
+           ... on Customer { lifecycleStage contacts { fullName } } } }""",
         id=customer["id"],
     )
-    assert node["node"] == {"lifecycleStage": "CUSTOMER", "contacts": [{"fullName": "Hank Scorpio"}]}
+    assert node["node"] == {
+        "lifecycleStage": "CUSTOMER",
+        "contacts": [{"fullName": "Hank Scorpio"}],
+    }
 
 
 async def test_opportunity_create_update_and_stale_version(

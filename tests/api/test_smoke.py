@@ -11,7 +11,10 @@ async def test_viewer_and_customers(client: httpx.AsyncClient, factory: Factory)
     await factory.customer(org)
     token = await tokens.client_credentials(client, org.client)
     response = await tokens.graphql(
-        client, token, "{ viewer { clientId organisation { name } } customers { edges { node { name contacts { fullName } } } } }"
+        client,
+        token,
+        "{ viewer { clientId organisation { name } }"
+        " customers { edges { node { name contacts { fullName } } } } }",
     )
     assert response.status_code == 200, response.text
     body = response.json()

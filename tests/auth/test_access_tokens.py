@@ -151,7 +151,9 @@ async def test_forged_and_stale_tokens_are_refused(
         "no typ": _forge(key, {"alg": "RS256", "kid": key.kid}, org),
         "wrong typ": _forge(key, {"alg": "RS256", "typ": "JWT", "kid": key.kid}, org),
         "missing org": _forge(key, good, org, org=None),
-        "unknown kid": _forge(RSAKey.generate_key(2048, parameters={"kid": "x"}), dict(good, kid="x"), org),
+        "unknown kid": _forge(
+            RSAKey.generate_key(2048, parameters={"kid": "x"}), dict(good, kid="x"), org
+        ),
         "HS256 with the public key": _forge(
             OctKey.import_key(json.dumps(key.as_dict(private=False)).encode()),
             {"alg": "HS256", "typ": "at+jwt", "kid": key.kid},
@@ -168,7 +170,9 @@ async def test_forged_and_stale_tokens_are_refused(
     claims["scope"] = "customers:read customers:write partners:manage"
     tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     await _assert_refused(client, f"{header}.{tampered_payload}.{signature}")
-    unsigned_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"at+jwt"}').decode().rstrip("=")
+    unsigned_header = (
+        base64.urlsafe_b64encode(b'{"alg":"none","typ":"at+jwt"}').decode().rstrip("=")
+    )
     await _assert_refused(client, f"{unsigned_header}.{payload}.")
     await _assert_refused(client, "not-a-jwt")
 

@@ -31,9 +31,7 @@ class Factory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def organisation(
-        self, name: str = "Org", *, scopes: frozenset[str] | None = None
-    ) -> Org:
+    async def organisation(self, name: str = "Org", *, scopes: frozenset[str] | None = None) -> Org:
         suffix = uuid.uuid4().hex[:8]
         async with self.sessions() as session, session.begin():
             organisation = Organisation(name=f"{name} {suffix}", slug=f"{name.lower()}-{suffix}")

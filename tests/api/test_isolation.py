@@ -43,7 +43,7 @@ async def test_lists_node_and_mutations_stay_inside_the_org(
     assert foreign.content == absent.content == b'{"data":{"node":null}}'
 
     update = (
-        "mutation($id: ID!) { updateCustomer(input: {customerId: $id, version: 1, name: \"x\"})"
+        'mutation($id: ID!) { updateCustomer(input: {customerId: $id, version: 1, name: "x"})'
         " { customer { id } userErrors { field message code } } }"
     )
     foreign_write = await tokens.graphql(client, token_a, update, {"id": foreign_id})
@@ -52,18 +52,16 @@ async def test_lists_node_and_mutations_stay_inside_the_org(
     assert foreign_write.json()["data"]["updateCustomer"]["userErrors"][0]["code"] == "NOT_FOUND"
 
     comment = (
-        "mutation($id: ID!) { addCaseComment(input: {caseId: $id, body: \"hi\"})"
+        'mutation($id: ID!) { addCaseComment(input: {caseId: $id, body: "hi"})'
         " { comment { id } userErrors { code } } }"
     )
     foreign_comment = await tokens.graphql(
         client, token_a, comment, {"id": encode_id(NodeType.CASE, case_b.id)}
     )
-    assert foreign_comment.json()["data"]["addCaseComment"]["userErrors"] == [
-        {"code": "NOT_FOUND"}
-    ]
+    assert foreign_comment.json()["data"]["addCaseComment"]["userErrors"] == [{"code": "NOT_FOUND"}]
     create = (
-        "mutation($id: ID!) { createOpportunity(input: {customerId: $id, name: \"Steal\","
-        " amount: \"1\", currency: \"EUR\"}) { opportunity { id } userErrors { code } } }"
+        'mutation($id: ID!) { createOpportunity(input: {customerId: $id, name: "Steal",'
+        ' amount: "1", currency: "EUR"}) { opportunity { id } userErrors { code } } }'
     )
     foreign_create = await tokens.graphql(client, token_a, create, {"id": foreign_id})
     assert foreign_create.json()["data"]["createOpportunity"] == {

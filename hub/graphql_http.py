@@ -42,6 +42,17 @@ def unauthenticated(message: str, *, invalid_token: bool) -> JSONResponse:
     )
 
 
+def _is_request_error(response_data: Mapping[str, object]) -> bool:
+    errors = response_data.get("errors")
+    if response_data.get("data") is not None or not isinstance(errors, list) or not errors:
+        return False
+    return all(
+        isinstance(error, dict)
+        and error.get("extensions", {}).get("code") == "GRAPHQL_VALIDATION_FAILED"
+        for error in errors
+    )
+
+
 def _bad_request(reason: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": reason, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=400
@@ -65,10 +76,17 @@ class HubGraphQL(GraphQL[RequestContext, None]):
         response = super().create_response(response_data, sub_response)  # type: ignore[arg-type]
         if isinstance(sub_response, _SubResponse) and sub_response.wants_graphql_response:
             response.headers["content-type"] = GRAPHQL_RESPONSE_MEDIA_TYPE
-            # GraphQL-over-HTTP: a request error (no `data` at all) is a 4xx for this type.
-            if isinstance(response_data, Mapping) and "data" not in response_data:
+            # GraphQL-over-HTTP: a request error (the document never ran) is a 4xx for this type.
+            if isinstance(response_data, Mapping) and _is_request_error(response_data):
                 response.status_code = 400
         return response
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body must be a JSON object (or a batch list), not a bare scalar."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, (dict, list)):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
 
 
 class GraphQLEndpoint:

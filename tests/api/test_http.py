@@ -6,7 +6,6 @@ import json
 import uuid
 
 import httpx
-import pytest
 import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -145,15 +144,6 @@ async def test_graphql_response_media_type_on_success(
     assert response.json()["data"]["viewer"]["clientId"] == org.client.client_id
 
 
-@pytest.mark.xfail(
-    reason=(
-        "APP BUG: hub/graphql_http.py:69 HubGraphQL.create_response checks "
-        '`"data" not in response_data`, but strawberry\'s process_result always emits a '
-        "`data` key (null on validation failure), so a request error is answered 200, "
-        "not 400, for application/graphql-response+json"
-    ),
-    strict=True,
-)
 async def test_graphql_response_media_type_validation_failure_is_400(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:

@@ -603,9 +603,9 @@ async def lenient_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         b"{}",
         b'{"query": 5}',
         b'{"query": "{ viewer { clientId } }", "variables": 5}',
-        pytest.param(b"42"),
-        pytest.param(b'"query"'),
-        pytest.param(b"null"),
+        b"42",
+        b'"query"',
+        b"null",
     ],
     ids=[
         "empty-list",

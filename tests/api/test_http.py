@@ -162,7 +162,7 @@ async def test_graphql_response_media_type_validation_failure_is_400(
 async def test_graphql_response_media_type_validation_failure_body(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:
-    """What holds today for a failed validation: the media type and the typed error code."""
+    """A failed validation still carries the media type and the typed error code."""
     org = await factory.organisation("HttpMediaBadBody")
     token = await tokens.client_credentials(client, org.client)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -29,11 +29,11 @@ from hub.access.scopes import ALL_SCOPES
 from hub.orgs.clients import ClientForAuthentication
 from hub.orgs.credentials import verify_secret
 
-ClientLookup = Callable[[str], Awaitable[ClientForAuthentication | None]]
+ClientLookup = Callable[[str], Coroutine[Any, Any, ClientForAuthentication | None]]
 
 
 @dataclass
-class RegisteredClient(ClientMixin):  # type: ignore[misc]
+class RegisteredClient(ClientMixin):
     """authlib's view of one of our API clients."""
 
     record: ClientForAuthentication
@@ -79,7 +79,7 @@ def _unknown_client(client_id: str) -> ClientForAuthentication:
     )
 
 
-class _FormPayload(OAuth2Payload):  # type: ignore[misc]
+class _FormPayload(OAuth2Payload):
     def __init__(self, form: list[tuple[str, str]]) -> None:
         self._form = form
 
@@ -95,7 +95,7 @@ class _FormPayload(OAuth2Payload):  # type: ignore[misc]
         return values
 
 
-class _StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
+class _StarletteOAuth2Request(OAuth2Request):
     """An already-read Starlette request, so the worker thread never touches the event loop."""
 
     def __init__(self, request: Request, body: bytes) -> None:
@@ -114,7 +114,7 @@ class _StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]
         return self._form_data
 
 
-class _HubTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
+class _HubTokenGenerator(JWTBearerTokenGenerator):
     def __init__(self, issuer: str, audience: str, ttl: int, keys: Callable[[], KeySet]) -> None:
         super().__init__(issuer=issuer, alg="RS256", expires_generator=lambda *_: ttl)
         self._audience = audience
@@ -132,7 +132,7 @@ class _HubTokenGenerator(JWTBearerTokenGenerator):  # type: ignore[misc]
         return {"org": str(client.record.org_id)}
 
 
-class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+class HubAuthorizationServer(AuthorizationServer):
     """Token endpoint for client credentials; later grants register here too."""
 
     def __init__(
@@ -153,7 +153,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> RegisteredClient:
         """Never None: an unknown client fails like a wrong secret, so ids cannot be probed."""
-        record = None
+        record: ClientForAuthentication | None = None
         if client_id and len(client_id) <= 64:
             record = anyio.from_thread.run(self._lookup_client, client_id)
         return RegisteredClient(record or _unknown_client(client_id))

@@ -8,7 +8,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import Key, KeySet, RSAKey
 
 from hub.keys.store import ALGORITHM
 
@@ -38,7 +38,7 @@ class KeyRing:
         if not private_jwks:
             raise ValueError("the hub has no signing key")
         self._keys = [RSAKey.import_key(jwk) for jwk in private_jwks]
-        self._verifying = KeySet(self._keys)
+        self._verifying = KeySet(list[Key](self._keys))
 
     @property
     def signing_key_set(self) -> KeySet:

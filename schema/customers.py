@@ -9,11 +9,8 @@ from datetime import datetime
 import strawberry
 
 from hub.customers import service
-from hub.customers.models import CompanySize as HubCompanySize
 from hub.customers.models import Contact as ContactRecord
 from hub.customers.models import Customer as CustomerRecord
-from hub.customers.models import LifecycleStage as HubLifecycleStage
-from hub.customers.models import Purpose as HubPurpose
 from resolvers import customers as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
 from schema.base import (
@@ -25,11 +22,8 @@ from schema.base import (
     to_connection,
     user_errors,
 )
+from schema.enums import CompanySize, LifecycleStage, Purpose
 from schema.inputs import maybe
-
-LifecycleStage = strawberry.enum(HubLifecycleStage, name="LifecycleStage")
-CompanySize = strawberry.enum(HubCompanySize, name="CompanySize")
-Purpose = strawberry.enum(HubPurpose, name="Purpose")
 
 
 @strawberry.type
@@ -56,12 +50,12 @@ class Contact(Node):
 class Customer(Node):
     name: str
     domain: str | None
-    lifecycle_stage: LifecycleStage  # type: ignore[valid-type]
+    lifecycle_stage: LifecycleStage
     industry: str | None
     region: str | None
     country: str | None
-    size: CompanySize | None  # type: ignore[valid-type]
-    consent_purposes: list[Purpose]  # type: ignore[valid-type]
+    size: CompanySize | None
+    consent_purposes: list[Purpose]
     version: int
     created_at: datetime
     updated_at: datetime
@@ -83,7 +77,7 @@ class Customer(Node):
             region=record.region,
             country=record.country,
             size=record.size,
-            consent_purposes=[HubPurpose(value) for value in record.consent_purposes],
+            consent_purposes=[Purpose(value) for value in record.consent_purposes],
             version=record.version,
             created_at=record.created_at,
             updated_at=record.updated_at,
@@ -107,20 +101,20 @@ class CustomerOrder:
 @strawberry.input
 class CustomerFilter:
     region: str | None = None
-    lifecycle_stage: LifecycleStage | None = None  # type: ignore[valid-type]
+    lifecycle_stage: LifecycleStage | None = None
     search: str | None = strawberry.field(default=None, description="Part of the name.")
 
 
 @strawberry.input
 class CreateCustomerInput:
     name: str
-    lifecycle_stage: LifecycleStage = HubLifecycleStage.PROSPECT  # type: ignore[valid-type]
+    lifecycle_stage: LifecycleStage = LifecycleStage.PROSPECT
     domain: str | None = None
     industry: str | None = None
     region: str | None = None
     country: str | None = strawberry.field(default=None, description="ISO 3166 alpha-2.")
-    size: CompanySize | None = None  # type: ignore[valid-type]
-    consent_purposes: list[Purpose] = strawberry.field(default_factory=list)  # type: ignore[valid-type]
+    size: CompanySize | None = None
+    consent_purposes: list[Purpose] = strawberry.field(default_factory=list)
 
     def to_command(self) -> service.CreateCustomer:
         return service.CreateCustomer(
@@ -140,12 +134,12 @@ class UpdateCustomerInput:
     customer_id: strawberry.ID
     version: int = strawberry.field(description="The version you read; a stale one is refused.")
     name: str | None = strawberry.UNSET
-    lifecycle_stage: LifecycleStage | None = strawberry.UNSET  # type: ignore[valid-type]
+    lifecycle_stage: LifecycleStage | None = strawberry.UNSET
     domain: str | None = strawberry.UNSET
     industry: str | None = strawberry.UNSET
     region: str | None = strawberry.UNSET
     country: str | None = strawberry.UNSET
-    size: CompanySize | None = strawberry.UNSET  # type: ignore[valid-type]
+    size: CompanySize | None = strawberry.UNSET
 
     def to_command(self) -> service.UpdateCustomer:
         return service.UpdateCustomer(

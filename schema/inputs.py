@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 import strawberry
 
@@ -12,6 +12,16 @@ from hub.values import UNSET, Maybe
 from resolvers.ids import NodeType, decode_id
 
 T = TypeVar("T")
+
+
+@overload
+def maybe(value: T | None, field: str, *, nullable: Literal[False]) -> Maybe[T]: ...
+
+
+@overload
+def maybe(
+    value: T | None, field: str = "", *, nullable: Literal[True] = True
+) -> Maybe[T | None]: ...
 
 
 def maybe(value: T | None, field: str = "", *, nullable: bool = True) -> Maybe[T | None]:

@@ -11,8 +11,6 @@ import strawberry
 
 from hub.opportunities import service
 from hub.opportunities.models import Opportunity as OpportunityRecord
-from hub.opportunities.models import OpportunitySource as HubOpportunitySource
-from hub.opportunities.models import OpportunityStage as HubOpportunityStage
 from resolvers import opportunities as resolve
 from resolvers.ids import NodeType, decode_id, encode_id
 from schema.base import (
@@ -25,22 +23,20 @@ from schema.base import (
     user_errors,
 )
 from schema.customers import Customer
+from schema.enums import OpportunitySource, OpportunityStage
 from schema.inputs import maybe, optional_id
 from schema.users import User
-
-OpportunityStage = strawberry.enum(HubOpportunityStage, name="OpportunityStage")
-OpportunitySource = strawberry.enum(HubOpportunitySource, name="OpportunitySource")
 
 
 @strawberry.type
 class Opportunity(Node):
     name: str
-    stage: OpportunityStage  # type: ignore[valid-type]
+    stage: OpportunityStage
     amount: Decimal
     currency: str = strawberry.field(description="ISO 4217 code.")
     probability: int
     expected_close_date: date | None
-    source: OpportunitySource  # type: ignore[valid-type]
+    source: OpportunitySource
     next_step: str | None
     internal_notes: str | None = strawberry.field(description="Never shared with partners.")
     version: int
@@ -99,7 +95,7 @@ class OpportunityOrder:
 
 @strawberry.input
 class OpportunityFilter:
-    stage: OpportunityStage | None = None  # type: ignore[valid-type]
+    stage: OpportunityStage | None = None
     owner_id: strawberry.ID | None = None
     customer_id: strawberry.ID | None = None
     search: str | None = strawberry.field(default=None, description="Part of the name.")
@@ -111,7 +107,7 @@ class CreateOpportunityInput:
     name: str
     amount: Decimal
     currency: str
-    stage: OpportunityStage = HubOpportunityStage.PROSPECTING  # type: ignore[valid-type]
+    stage: OpportunityStage = OpportunityStage.PROSPECTING
     probability: int = 10
     expected_close_date: date | None = None
     owner_id: strawberry.ID | None = None
@@ -139,7 +135,7 @@ class UpdateOpportunityInput:
     opportunity_id: strawberry.ID
     version: int = strawberry.field(description="The version you read; a stale one is refused.")
     name: str | None = strawberry.UNSET
-    stage: OpportunityStage | None = strawberry.UNSET  # type: ignore[valid-type]
+    stage: OpportunityStage | None = strawberry.UNSET
     amount: Decimal | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     probability: int | None = strawberry.UNSET

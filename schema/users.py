@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import strawberry
 
-from hub.access.actor import Role as HubRole
 from hub.orgs.models import User as UserRecord
 from resolvers.ids import NodeType, encode_id
 from schema.base import Node
-
-Role = strawberry.enum(HubRole, name="Role")
+from schema.enums import Role
 
 
 @strawberry.type
 class User(Node):
     display_name: str
     email: str
-    role: Role  # type: ignore[valid-type]
+    role: Role
 
     @staticmethod
     def from_record(record: UserRecord) -> User:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 from hub.orgs.clients import ClientCredentials
@@ -22,7 +24,7 @@ async def client_credentials(
 
 
 async def graphql(
-    http: httpx.AsyncClient, token: str, query: str, variables: dict[str, object] | None = None
+    http: httpx.AsyncClient, token: str, query: str, variables: Mapping[str, object] | None = None
 ) -> httpx.Response:
     return await http.post(
         "/graphql",

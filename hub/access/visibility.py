@@ -20,7 +20,7 @@ from hub.errors import NotFound
 M = TypeVar("M", bound=TenantModel)
 
 
-def select_visible(actor: Actor, model: type[M]) -> Select[tuple[M]]:
+def select_visible(actor: Actor, model: type[M]) -> Select[M]:
     """A SELECT of the `model` rows `actor` may see."""
     return select(model).where(model.org_id == actor.org_id)
 

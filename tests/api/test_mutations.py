@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from resolvers.ids import NodeType, encode_id
@@ -9,7 +11,9 @@ from tests import tokens
 from tests.factories import Factory
 
 
-async def _call(client: httpx.AsyncClient, token: str, query: str, **variables: object) -> dict:
+async def _call(
+    client: httpx.AsyncClient, token: str, query: str, **variables: object
+) -> dict[str, Any]:
     response = await tokens.graphql(client, token, query, variables)
     assert response.status_code == 200, response.text
     body = response.json()

@@ -23,11 +23,14 @@ VIEWER = "{ viewer { clientId } }"
 
 def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, payload, _ = token.split(".")
-    pad = lambda part: part + "=" * (-len(part) % 4)  # noqa: E731
-    return (
-        json.loads(base64.urlsafe_b64decode(pad(header))),
-        json.loads(base64.urlsafe_b64decode(pad(payload))),
-    )
+
+    def decode(part: str) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(
+            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        )
+        return decoded
+
+    return decode(header), decode(payload)
 
 
 async def _hub_key(owner_sessions: async_sessionmaker[AsyncSession]) -> RSAKey:

@@ -1,0 +1,42 @@
+"""The domain's enums, exposed to GraphQL under their own names.
+
+`strawberry.enum` attaches its definition to the class itself, so the schema annotates fields with
+the domain enums directly and there is one enum per concept, not a GraphQL twin of each.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.access.actor import Role
+from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
+from hub.customers.models import CompanySize, LifecycleStage, Purpose
+from hub.errors import UserErrorCode
+from hub.opportunities.models import OpportunitySource, OpportunityStage
+
+for _enum in (
+    Role,
+    CasePriority,
+    CaseStatus,
+    CommentVisibility,
+    CompanySize,
+    LifecycleStage,
+    Purpose,
+    UserErrorCode,
+    OpportunitySource,
+    OpportunityStage,
+):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "CasePriority",
+    "CaseStatus",
+    "CommentVisibility",
+    "CompanySize",
+    "LifecycleStage",
+    "OpportunitySource",
+    "OpportunityStage",
+    "Purpose",
+    "Role",
+    "UserErrorCode",
+]

@@ -13,14 +13,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    case,
+    func,
+    label,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.db import TenantModel
 from hub.errors import InvalidInput, UserErrorCode
 
 M = TypeVar("M", bound=TenantModel)
+T = TypeVar("T")
 
 _CURSOR_PREFIX = b"cursor:"
 
@@ -58,6 +68,16 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidInput.on("after", UserErrorCode.INVALID, "Not a valid cursor.") from error
 
 
+def sort_key(column: SQLColumnExpression[T | None], missing: T) -> ColumnElement[T]:
+    """A nullable column as a total order key: NULL sorts as `missing` (last when ascending)."""
+    return func.coalesce(column, literal(missing))
+
+
+def ranked(column: SQLColumnExpression[Any], ranks: Sequence[object]) -> ColumnElement[int]:
+    """An enum column ordered by meaning (`ranks`, lowest first) rather than by its text."""
+    return case({value: rank for rank, value in enumerate(ranks)}, value=column, else_=len(ranks))
+
+
 def check_page_size(page: PageRequest) -> None:
     if not 1 <= page.first <= page.max_size:
         raise InvalidInput.on(
@@ -69,18 +89,24 @@ async def fetch_page(
     session: AsyncSession,
     model: type[M],
     statement: Select[M],
-    order: Sequence[InstrumentedAttribute[Any]],
+    order: Sequence[SQLColumnExpression[Any]],
     descending: bool,
     page: PageRequest,
 ) -> Page[M]:
-    """Run `statement` (already filtered by visibility) for one page in `order`, then `id`."""
+    """Run `statement` (already filtered by visibility) for one page in `order`, then `id`.
+
+    Order keys must never be NULL (a row comparison with NULL drops the row from every later
+    page): wrap nullable columns in `sort_key`.
+    """
     check_page_size(page)
-    keys = [*order, model.id]
+    keys: list[SQLColumnExpression[Any]] = [*order, model.id]
     if page.after is not None:
         after_id = decode_cursor(page.after)
         # The anchor row is read through the same visibility rules as the page itself.
-        anchor = select(*keys).where(model.id == after_id).subquery("anchor")
-        position, anchor_position = tuple_(*keys), tuple_(*(anchor.c[k.key] for k in keys))
+        labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
+        anchor = select(*labelled).where(model.id == after_id).subquery("anchor")
+        position = tuple_(*keys)
+        anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
         statement = statement.where(
             position < anchor_position if descending else position > anchor_position
         )

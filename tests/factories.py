@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,8 +74,15 @@ class Factory:
         return customer
 
     async def opportunities(
-        self, org: Org, customer: Customer, count: int, *, stage: OpportunityStage | None = None
+        self,
+        org: Org,
+        customer: Customer,
+        count: int,
+        *,
+        stage: OpportunityStage | None = None,
+        close_dates: Sequence[date | None] = (),
     ) -> list[Opportunity]:
+        """`count` opportunities; `close_dates` gives the first ones their expected close date."""
         stages = list(OpportunityStage)
         start = datetime.now(UTC) - timedelta(days=count)
         async with self.sessions() as session, session.begin():
@@ -91,6 +99,7 @@ class Factory:
                     source=OpportunitySource.DIRECT,
                     internal_notes="internal",
                     created_at=start + timedelta(hours=index),
+                    expected_close_date=close_dates[index] if index < len(close_dates) else None,
                 )
                 for index in range(count)
             ]
@@ -98,7 +107,12 @@ class Factory:
         return rows
 
     async def case(
-        self, org: Org, customer: Customer, *, status: CaseStatus = CaseStatus.NEW
+        self,
+        org: Org,
+        customer: Customer,
+        *,
+        status: CaseStatus = CaseStatus.NEW,
+        priority: CasePriority = CasePriority.HIGH,
     ) -> Case:
         now = datetime.now(UTC)
         async with self.sessions() as session, session.begin():
@@ -107,7 +121,7 @@ class Factory:
                 customer_id=customer.id,
                 subject="Printer on fire",
                 description="It is on fire.",
-                priority=CasePriority.HIGH,
+                priority=priority,
                 status=status,
                 raised_by_org_id=org.id,
                 first_response_due_at=now + timedelta(hours=4),

@@ -17,7 +17,7 @@ from hub.cases.states import SLA_TARGETS, can_transition
 from hub.customers.models import Customer
 from hub.errors import Conflict, InvalidInput, UserErrorCode
 from hub.orgs.models import User
-from hub.pagination import Page, PageRequest, fetch_page
+from hub.pagination import Page, PageRequest, fetch_page, ranked
 from hub.search import contains_text
 from hub.validation import Checks
 
@@ -40,7 +40,7 @@ class CaseOrder:
 _ORDER_COLUMNS = {
     "CREATED_AT": Case.created_at,
     "UPDATED_AT": Case.updated_at,
-    "PRIORITY": Case.priority,
+    "PRIORITY": ranked(Case.priority, list(CasePriority)),
     "RESOLUTION_DUE_AT": Case.resolution_due_at,
 }
 

@@ -16,7 +16,7 @@ from hub.customers.models import Customer
 from hub.errors import Conflict
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.models import User
-from hub.pagination import Page, PageRequest, fetch_page
+from hub.pagination import Page, PageRequest, fetch_page, sort_key
 from hub.search import contains_text
 from hub.validation import Checks
 from hub.values import UNSET, Maybe
@@ -41,7 +41,7 @@ _ORDER_COLUMNS = {
     "UPDATED_AT": Opportunity.updated_at,
     "NAME": Opportunity.name,
     "AMOUNT": Opportunity.amount,
-    "EXPECTED_CLOSE_DATE": Opportunity.expected_close_date,
+    "EXPECTED_CLOSE_DATE": sort_key(Opportunity.expected_close_date, date.max),
 }
 
 

@@ -3,10 +3,13 @@
 Order matters: the token is verified before any database work; the transaction starts
 with the row-level-security setting; it commits only when the operation raised nothing
 unexpected, and before the response leaves, so a client never reads its own stale write.
+A request is atomic: when something unexpected stops it after a mutation succeeded, nothing
+is written and the response claims no success (`data` is null, HTTP 500).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -56,6 +59,16 @@ def _is_request_error(response_data: Mapping[str, object]) -> bool:
 def _bad_request(reason: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": reason, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=400
+    )
+
+
+def _nothing_written(response: Response) -> Response:
+    """The response of a rolled-back request that had mutated: errors kept, results withdrawn."""
+    body = json.loads(bytes(response.body))
+    return JSONResponse(
+        {"data": None, "errors": body.get("errors", [])},
+        status_code=500,
+        media_type=response.headers.get("content-type", "application/json"),
     )
 
 
@@ -135,11 +148,11 @@ class GraphQLEndpoint:
         except HTTPException as error:
             await session.rollback()
             return _bad_request(error.reason)
-        if context.unexpected_error:
-            await session.rollback()
-        else:
+        if not context.unexpected_error:
             await session.commit()
-        return response
+            return response
+        await session.rollback()
+        return _nothing_written(response) if context.wrote else response
 
     def _wants_ide(self, request: Request) -> bool:
         if self.view.graphql_ide is None or request.method != "GET":

@@ -33,6 +33,7 @@ class RequestContext:
     actor: Actor
     max_page_size: int
     unexpected_error: bool = False
+    wrote: bool = False
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
 
@@ -80,4 +81,5 @@ class RequestContext:
                 await savepoint.rollback()
                 raise
             await savepoint.commit()
+            self.wrote = True
             return Outcome.ok(result)

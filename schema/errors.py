@@ -60,7 +60,7 @@ class TypedErrors(SchemaExtension):
             exc_info=original,
             extra={"request_id": request_id},
         )
-        return _with_code(error, "Internal server error.", "INTERNAL", request_id=request_id)
+        return _with_code(error, "Internal server error.", "INTERNAL", requestId=request_id)
 
 
 def _with_code(error: GraphQLError, message: str, code: str, **extra: object) -> GraphQLError:

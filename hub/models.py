@@ -1,23 +1,32 @@
 """Every domain model, imported in one place so alembic and tests see the whole metadata."""
 
+from hub.audit.models import AuditEvent
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
 from hub.keys.models import SigningKey
+from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
 from hub.opportunities.models import Opportunity
-from hub.orgs.models import ApiClient, Organisation, User
+from hub.orgs.models import ApiClient, Invitation, Organisation, SignInThrottle, User
 from hub.partnerships.models import Partnership
 
 __all__ = [
     "ApiClient",
+    "AuditEvent",
+    "AuthorizationCode",
     "Base",
     "Case",
     "CaseComment",
     "Contact",
     "Customer",
+    "Invitation",
     "Opportunity",
     "Organisation",
     "Partnership",
+    "RefreshToken",
+    "RevokedToken",
+    "SignInThrottle",
     "SigningKey",
+    "TokenFamily",
     "User",
 ]

@@ -9,17 +9,21 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.models import Base
 from tests.factories import Factory
 
-TENANT_TABLES = (
-    "users",
-    "api_clients",
-    "customers",
-    "contacts",
-    "opportunities",
-    "cases",
-    "case_comments",
+# Every table whose key starts with `org_id`, read from the models, so a new one cannot be missed.
+TENANT_TABLES = tuple(
+    sorted(
+        table.name
+        for table in Base.metadata.tables.values()
+        if "org_id" in table.primary_key.columns
+    )
 )
+
+
+def test_the_tenant_tables_are_found() -> None:
+    assert {"users", "customers", "cases", "refresh_tokens", "audit_events"} <= set(TENANT_TABLES)
 
 
 async def test_application_role_cannot_bypass_rls(app_engine: AsyncEngine) -> None:

@@ -1,0 +1,1 @@
+"""OAuth state the hub keeps: authorization codes, token families, refresh tokens, revocations."""

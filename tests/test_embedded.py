@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ def data_dir() -> Iterator[Path]:
 
 def _dead_pid() -> int:
     """The pid of a process that has certainly exited."""
-    process = subprocess.Popen(["true"])
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
 

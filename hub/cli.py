@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,12 +127,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             if credentials is not None:
                 _print_demo(credentials, base_url, data_dir)
         app = create_app(settings, _app_url(settings, owner_url))
-        print(f"Partner Hub {__version__}: GraphQL at {base_url}/graphql", flush=True)
         config = uvicorn.Config(
             app, host=args.host, port=args.port, log_config=None, access_log=False
         )
-        uvicorn.Server(config).run()
+        _AnnouncingServer(config, f"Partner Hub {__version__}: GraphQL at {base_url}/graphql").run()
     return 0
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints the URL once the socket listens, so whoever reads it can use it at once."""
+
+    def __init__(self, config: uvicorn.Config, announcement: str) -> None:
+        super().__init__(config)
+        self.announcement = announcement
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self.announcement, flush=True)
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,9 @@
 """Resource server: a bearer token becomes an Actor, re-checked against the database each time.
 
-The JWT proves who the caller was when the token was issued; the client-active check, made
-in the request's own transaction, makes disabling a client bite on the very next request.
+The JWT proves who the caller was when the token was issued; one statement in the request's
+own transaction then checks that its client, user, family and `jti` are all still live, so
+revoking or disabling any of them bites on the very next request. A user's scopes are also
+cut to what the user's role permits today.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.tokens import AccessClaims, InvalidToken, KeyRing
-from hub.access import Actor
+from hub.access import ROLE_SCOPES, Actor
 from hub.access.rls import enter_organisation
 from hub.access.scopes import parse_scopes
-from hub.orgs.clients import is_client_active
+from hub.oauth.service import TokenSubject, token_standing
 
 
 class MissingToken(Exception):
@@ -41,14 +43,28 @@ class ResourceServer:
         )
 
     async def actor(self, session: AsyncSession, claims: AccessClaims, request_id: str) -> Actor:
-        """Enter the token's organisation for this transaction and confirm the client is live."""
+        """Enter the token's organisation for this transaction and confirm the token is live."""
         await enter_organisation(session, claims.org_id)
-        if not await is_client_active(session, claims.client_id):
-            raise InvalidToken("client is disabled or unknown")
+        standing = await token_standing(
+            session,
+            TokenSubject(
+                org_id=claims.org_id,
+                client_id=claims.client_id,
+                jti=claims.jti,
+                user_id=claims.user_id,
+                family_id=claims.family_id,
+            ),
+        )
+        if standing.refusal is not None:
+            raise InvalidToken(standing.refusal)
+        scopes = parse_scopes(claims.scope)
+        if standing.role is not None:
+            scopes &= ROLE_SCOPES[standing.role]
         return Actor(
             org_id=claims.org_id,
-            scopes=parse_scopes(claims.scope),
+            scopes=scopes,
             client_id=claims.client_id,
             request_id=request_id,
             user_id=claims.user_id,
+            role=standing.role,
         )

@@ -1,109 +1,78 @@
-"""authlib's authorization server, adapted to Starlette and our async database.
+"""The hub's authorization server: authlib's protocol machinery, adapted to Starlette.
 
-authlib's server core is synchronous and ships no Starlette adapter, so a token request is
-processed in a worker thread, and the storage hooks it calls hop back onto the event loop
-with `anyio.from_thread` to use the async session.
+Every OAuth request runs authlib in a worker thread (see `auth.bridge`) inside one database
+transaction, committed whatever the answer: a refusal may have revoked a token family or
+recorded an audit event, and those must stay.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import uuid
+import secrets
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio.from_thread
 import anyio.to_thread
-from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request
-from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2 import AuthorizationServer, OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from auth.bridge import OAuthCall, audit, current, on_loop, serving
+from auth.clients import RegisteredClient, unknown_client
+from auth.grants import (
+    HubAuthorizationCodeGrant,
+    HubClientCredentialsGrant,
+    HubRefreshTokenGrant,
+    S256CodeChallenge,
+    TokenUser,
+)
+from auth.token_endpoints import HubIntrospectionEndpoint, HubRevocationEndpoint
+from auth.tokens import KeyRing
+from hub.access.rls import enter_organisation
 from hub.access.scopes import ALL_SCOPES
-from hub.orgs.clients import ClientForAuthentication
-from hub.orgs.credentials import verify_secret
-
-ClientLookup = Callable[[str], Coroutine[Any, Any, ClientForAuthentication | None]]
-
-
-@dataclass
-class RegisteredClient(ClientMixin):
-    """authlib's view of one of our API clients."""
-
-    record: ClientForAuthentication
-
-    def get_client_id(self) -> str:
-        return self.record.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        return None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        """Requested ∩ allowed; no request means everything the client may have."""
-        allowed = set(self.record.allowed_scopes)
-        if not scope:
-            return " ".join(sorted(allowed))
-        return " ".join(sorted(word for word in scope.split() if word in allowed))
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        # Verify first, so unknown, disabled and live clients cost the same time.
-        matches = verify_secret(self.record.secret_hash or None, client_secret)
-        return matches and not self.record.disabled
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post")
-
-    def check_response_type(self, response_type: str) -> bool:
-        return False
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "client_credentials"
-
-
-def _unknown_client(client_id: str) -> ClientForAuthentication:
-    return ClientForAuthentication(
-        org_id=uuid.UUID(int=0),
-        client_id=client_id,
-        secret_hash="",
-        allowed_scopes=(),
-        disabled=True,
-    )
+from hub.audit.record import EventType
+from hub.oauth import service as oauth
+from hub.orgs.clients import ClientForAuthentication, find_client_for_authentication
 
 
 class _FormPayload(OAuth2Payload):
-    def __init__(self, form: list[tuple[str, str]]) -> None:
-        self._form = form
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
 
     @property
     def data(self) -> dict[str, str]:
-        return dict(self._form)
+        return dict(self._pairs)
 
     @property
     def datalist(self) -> defaultdict[str, list[str]]:
         values: defaultdict[str, list[str]] = defaultdict(list)
-        for key, value in self._form:
+        for key, value in self._pairs:
             values[key].append(value)
         return values
 
 
-class _StarletteOAuth2Request(OAuth2Request):
-    """An already-read Starlette request, so the worker thread never touches the event loop."""
+class StarletteOAuth2Request(OAuth2Request):
+    """An already-read Starlette request, so the worker thread never touches the event loop.
+
+    The payload is the query string for GET (the authorization request) and the form body
+    for POST.
+    """
 
     def __init__(self, request: Request, body: bytes) -> None:
         super().__init__(request.method, str(request.url), headers=request.headers)
         form = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-        self._query = dict(request.query_params)
+        query = list(request.query_params.multi_items())
+        self._query = dict(query)
         self._form_data = dict(form)
-        self.payload = _FormPayload(form)
+        self.payload = _FormPayload(form if request.method == "POST" else query)
 
     @property
     def args(self) -> dict[str, str]:
@@ -114,9 +83,16 @@ class _StarletteOAuth2Request(OAuth2Request):
         return self._form_data
 
 
-class _HubTokenGenerator(JWTBearerTokenGenerator):
+class _TokenGenerator(JWTBearerTokenGenerator):
+    """RFC 9068 access tokens with our claims: `org` always; `uid` and `sid` for users."""
+
     def __init__(self, issuer: str, audience: str, ttl: int, keys: Callable[[], KeySet]) -> None:
-        super().__init__(issuer=issuer, alg="RS256", expires_generator=lambda *_: ttl)
+        super().__init__(
+            issuer=issuer,
+            alg="RS256",
+            expires_generator=lambda *_: ttl,
+            refresh_token_generator=lambda **_: secrets.token_urlsafe(48),
+        )
         self._audience = audience
         self._keys = keys
 
@@ -129,52 +105,142 @@ class _HubTokenGenerator(JWTBearerTokenGenerator):
     def get_extra_claims(
         self, client: RegisteredClient, grant_type: str, user: Any, scope: str
     ) -> dict[str, str]:
-        return {"org": str(client.record.org_id)}
+        claims = {"org": str(client.org_id)}
+        if isinstance(user, TokenUser):
+            claims["uid"] = str(user.authorization.user_id)
+            claims["sid"] = str(user.authorization.family_id)
+        return claims
 
 
 class HubAuthorizationServer(AuthorizationServer):
-    """Token endpoint for client credentials; later grants register here too."""
+    """Token, authorization, revocation and introspection endpoints over our storage."""
 
     def __init__(
         self,
         *,
-        lookup_client: ClientLookup,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        keys: Callable[[], KeyRing],
         issuer: str,
         audience: str,
         access_token_ttl: int,
-        signing_keys: Callable[[], KeySet],
     ) -> None:
         super().__init__(scopes_supported=sorted(ALL_SCOPES))
-        self._lookup_client = lookup_client
-        self.register_grant(ClientCredentialsGrant)
+        self._sessions = sessions
+        self.register_grant(HubClientCredentialsGrant)
+        self.register_grant(HubAuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+        self.register_grant(HubRefreshTokenGrant)
+        self.register_endpoint(HubRevocationEndpoint(keys, issuer, audience))
+        self.register_endpoint(HubIntrospectionEndpoint(keys, issuer, audience))
         self.register_token_generator(
-            "default", _HubTokenGenerator(issuer, audience, access_token_ttl, signing_keys)
+            "default",
+            _TokenGenerator(issuer, audience, access_token_ttl, lambda: keys().signing_key_set),
         )
+
+    # --- storage hooks (called in the worker thread) ---------------------------------------
 
     def query_client(self, client_id: str) -> RegisteredClient:
         """Never None: an unknown client fails like a wrong secret, so ids cannot be probed."""
-        record: ClientForAuthentication | None = None
-        if client_id and len(client_id) <= 64:
-            record = anyio.from_thread.run(self._lookup_client, client_id)
-        return RegisteredClient(record or _unknown_client(client_id))
+        call = current()
+        if call.client is None or call.client.client_id != client_id:
+            found = None
+            if client_id and len(client_id) <= 64:
+                found = on_loop(_identify_client, client_id)
+            call.client = found
+        return RegisteredClient(call.client or unknown_client(client_id))
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """JWT access tokens are self-contained; nothing is stored for client credentials."""
+        """Store the refresh token (hashed) in its family; audit the issue."""
+        claims = _claims_of_our_token(token["access_token"])
+        user = request.user if isinstance(request.user, TokenUser) else None
+        refresh = token.get("refresh_token")
+        if user is not None and refresh:
+            on_loop(
+                oauth.save_refresh_token, user.authorization, refresh, token["scope"], current().now
+            )
+        audit(
+            EventType.TOKEN_ISSUED,
+            user_id=user.authorization.user_id if user else None,
+            jti=claims.get("jti"),
+            grant_type=request.payload.grant_type,
+            scope=token.get("scope"),
+        )
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        """No signal receivers yet; the audit ledger will listen here."""
+        """Audit events are recorded where the work happens, not through signals."""
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
         return request
 
+    def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> Response:
+        audit(
+            EventType.TOKEN_REFUSED,
+            error=error.error,
+            description=error.description or None,
+            grant_type=request.payload.grant_type if request.payload else None,
+        )
+        response: Response = super().handle_error_response(request, error)
+        return response
+
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+        header_map = dict(headers)
+        if status == 302 and "Location" in header_map:
+            return RedirectResponse(header_map["Location"], status_code=302)
         content = body if isinstance(body, dict) else json.loads(body or "{}")
-        return JSONResponse(content, status_code=status, headers=dict(headers))
+        return JSONResponse(content, status_code=status, headers=header_map)
+
+    # --- async entry points -------------------------------------------------------------
+
+    async def run(self, request: Request, work: Callable[[StarletteOAuth2Request], Any]) -> Any:
+        """Run `work` in a worker thread within one committed transaction."""
+        oauth_request = StarletteOAuth2Request(request, await request.body())
+        async with self._sessions()() as session:
+            call = OAuthCall(
+                session=session,
+                request_id=getattr(request.state, "request_id", ""),
+                source_address=request.client.host if request.client else None,
+                now=datetime.now(UTC),
+            )
+            try:
+                with serving(call):
+                    result = await anyio.to_thread.run_sync(work, oauth_request)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        return result
 
     async def token_response(self, request: Request) -> Response:
-        """POST /oauth/token, processed in a worker thread."""
-        oauth_request = _StarletteOAuth2Request(request, await request.body())
-        response: Response = await anyio.to_thread.run_sync(
-            self.create_token_response, oauth_request
+        """POST /oauth/token."""
+        response: Response = await self.run(request, self.create_token_response)
+        return response
+
+    async def revocation_response(self, request: Request) -> Response:
+        """POST /oauth/revoke (RFC 7009)."""
+        response: Response = await self.run(
+            request, lambda req: self.create_endpoint_response("revocation", req)
         )
         return response
+
+    async def introspection_response(self, request: Request) -> Response:
+        """POST /oauth/introspect (RFC 7662)."""
+        response: Response = await self.run(
+            request, lambda req: self.create_endpoint_response("introspection", req)
+        )
+        return response
+
+
+def _claims_of_our_token(access_token: str) -> dict[str, Any]:
+    """The claims of a token this request just signed: reading them back needs no verification."""
+    payload = access_token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+async def _identify_client(session: AsyncSession, client_id: str) -> ClientForAuthentication | None:
+    """Find the client, then enter its organisation for the rest of the request."""
+    client = await find_client_for_authentication(session, client_id)
+    if client is not None:
+        await enter_organisation(session, client.org_id)
+    return client

@@ -15,6 +15,7 @@ from hub.keys.store import ALGORITHM
 ACCEPTED_ALGORITHMS = (ALGORITHM,)
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 CLOCK_SKEW_SECONDS = 60
+MAX_LIFETIME_SECONDS = 15 * 60
 
 
 class InvalidToken(Exception):
@@ -29,6 +30,11 @@ class AccessClaims:
     scope: str
     jti: str
     user_id: uuid.UUID | None
+    issued_at: int = 0
+    expires_at: int = 0
+    family_id: uuid.UUID | None = None
+    audience: str = ""
+    issuer: str = ""
 
 
 class KeyRing:
@@ -73,7 +79,9 @@ class KeyRing:
         try:
             registry.validate(decoded.claims)
             claims = decoded.claims
-            user = claims.get("uid")
+            if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
+                raise InvalidToken("token lives longer than 15 minutes")
+            user, family = claims.get("uid"), claims.get("sid")
             return AccessClaims(
                 org_id=uuid.UUID(str(claims["org"])),
                 client_id=str(claims["client_id"]),
@@ -81,6 +89,11 @@ class KeyRing:
                 scope=str(claims.get("scope") or ""),
                 jti=str(claims["jti"]),
                 user_id=uuid.UUID(str(user)) if user else None,
+                issued_at=int(claims["iat"]),
+                expires_at=int(claims["exp"]),
+                family_id=uuid.UUID(str(family)) if family else None,
+                audience=audience,
+                issuer=issuer,
             )
         except (JoseError, ValueError, KeyError) as error:
             raise InvalidToken(str(error)) from error

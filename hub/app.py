@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -11,19 +12,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from auth.endpoints import oauth_routes
+from auth.endpoints import authorization_server_metadata, oauth_routes
 from auth.resource import ResourceServer
 from auth.server import HubAuthorizationServer
+from auth.sign_in import sign_in_routes
 from auth.tokens import KeyRing
 from hub.body_limit import BodySizeLimitMiddleware
 from hub.db import create_engine, session_factory
 from hub.graphql_http import GraphQLEndpoint
 from hub.keys.store import ensure_key, load_keys
-from hub.orgs.clients import ClientForAuthentication, find_client_for_authentication
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
 from schema import build_schema
@@ -49,24 +51,30 @@ async def _start_runtime(settings: Settings, app_url: str) -> Runtime:
         await ensure_key(session)
     async with sessions() as session:
         keys = KeyRing(await load_keys(session))
-
-    async def lookup_client(client_id: str) -> ClientForAuthentication | None:
-        async with sessions() as session, session.begin():
-            return await find_client_for_authentication(session, client_id)
-
     return Runtime(
         engine=engine,
         sessions=sessions,
         keys=keys,
         resource_server=ResourceServer(keys, issuer=settings.issuer, audience=settings.audience),
         authorization_server=HubAuthorizationServer(
-            lookup_client=lookup_client,
+            sessions=lambda: sessions,
+            keys=lambda: keys,
             issuer=settings.issuer,
             audience=settings.audience,
             access_token_ttl=settings.access_token_ttl_seconds,
-            signing_keys=lambda: keys.signing_key_set,
         ),
     )
+
+
+def _session_secret(settings: Settings) -> str:
+    """The key that signs sign-in cookies: configured, or made for this process alone."""
+    if settings.session_secret:
+        return settings.session_secret
+    log.warning(
+        "HUB_SESSION_SECRET is not set: sign-in sessions are valid in this process only; "
+        "set it when several hub processes serve /oauth/authorize"
+    )
+    return secrets.token_urlsafe(32)
 
 
 def create_app(settings: Settings, app_url: str) -> Starlette:
@@ -118,13 +126,24 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            *sign_in_routes(lambda: current().authorization_server),
             *oauth_routes(
-                token=lambda request: current().authorization_server.token_response(request),
+                server=lambda: current().authorization_server,
                 jwks=lambda: current().keys.public_jwks(),
+                metadata=authorization_server_metadata(settings.issuer),
             ),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(
+                SessionMiddleware,
+                secret_key=_session_secret(settings),
+                session_cookie="hub_session",
+                max_age=30 * 60,
+                path="/oauth",
+                same_site="lax",
+                https_only=settings.cookies_are_secure,
+            ),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

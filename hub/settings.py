@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     issuer: str = Field(default="http://127.0.0.1:8000", description="Token issuer (`iss`).")
     audience: str = Field(default="partner-hub", description="Resource identifier (`aud`).")
     access_token_ttl_seconds: int = Field(default=600, ge=30, le=900)
+    session_secret: str | None = Field(
+        default=None,
+        description="Signs sign-in session cookies; set it when more than one hub process runs.",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Session cookies only over HTTPS; default: when the issuer is https.",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_query_depth: int = Field(default=10, ge=2)
     max_aliases: int = Field(default=15, ge=1)
@@ -41,6 +49,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1)
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     log_level: str = Field(default="INFO")
+
+    @property
+    def cookies_are_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.issuer.startswith("https://")
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,8 @@ from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, Commen
 from hub.customers.models import Contact, Customer, LifecycleStage
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.clients import ClientCredentials, register_client
-from hub.orgs.models import Organisation, User
+from hub.orgs.credentials import hash_secret, new_client_id, new_secret
+from hub.orgs.models import ApiClient, Organisation, User
 
 
 @dataclass
@@ -26,6 +27,27 @@ class Org:
     client: ClientCredentials
     admin: User
     customers: list[Customer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    password: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Portal:
+    """A client that signs users in: public (PKCE only) unless it has a secret."""
+
+    client_id: str
+    redirect_uri: str
+    client_secret: str | None = None
+
+
+PASSWORD = "correct horse battery staple"
 
 
 class Factory:
@@ -139,3 +161,52 @@ class Factory:
                 )
             )
         return case
+
+    async def person(
+        self,
+        org: Org,
+        *,
+        role: Role = Role.SALES,
+        password: str = PASSWORD,
+        disabled: bool = False,
+    ) -> Person:
+        """A user who can sign in with `password`."""
+        email = f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+        async with self.sessions() as session, session.begin():
+            user = User(
+                org_id=org.id,
+                email=email,
+                display_name=f"{role.value.title()} Person",
+                role=role,
+                password_hash=hash_secret(password),
+                disabled_at=datetime.now(UTC) if disabled else None,
+            )
+            session.add(user)
+            await session.flush()
+        return Person(user.id, org.id, email, password, role)
+
+    async def portal(
+        self,
+        org: Org,
+        *,
+        confidential: bool = False,
+        redirect_uri: str = "https://portal.example/callback",
+        scopes: Sequence[str] | None = None,
+    ) -> Portal:
+        """A portal client registered for the authorization-code flow with refresh tokens."""
+        secret = new_secret() if confidential else None
+        client_id = new_client_id()
+        async with self.sessions() as session, session.begin():
+            session.add(
+                ApiClient(
+                    org_id=org.id,
+                    client_id=client_id,
+                    name="Partner Portal",
+                    secret_hash=hash_secret(secret) if secret else "",
+                    allowed_scopes=sorted(scopes or ALL_SCOPES),
+                    grant_types=["authorization_code", "refresh_token"],
+                    redirect_uris=[redirect_uri],
+                    public=not confidential,
+                )
+            )
+        return Portal(client_id, redirect_uri, secret)

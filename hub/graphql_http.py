@@ -10,6 +10,7 @@ is written and the response claims no success (`data` is null, HTTP 500).
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from strawberry.schema import BaseSchema
 
 from auth.resource import MissingToken, ResourceServer
 from auth.tokens import AccessClaims, InvalidToken
+from hub.access.rls import enter_organisation
+from hub.audit.record import Event, EventType, record
 from resolvers.context import RequestContext
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
@@ -69,6 +72,22 @@ def _nothing_written(response: Response) -> Response:
         {"data": None, "errors": body.get("errors", [])},
         status_code=500,
         media_type=response.headers.get("content-type", "application/json"),
+    )
+
+
+async def _record_refusal(
+    session: AsyncSession, request: Request, reason: str, *, org_id: uuid.UUID | None
+) -> None:
+    """Every refused token is audited: under its organisation once the signature proved it."""
+    await record(
+        session,
+        Event(
+            type=EventType.TOKEN_REFUSED,
+            org_id=org_id,
+            request_id=getattr(request.state, "request_id", None),
+            source_address=request.client.host if request.client else None,
+            details={"reason": reason[:200], "endpoint": "graphql"},
+        ),
     )
 
 
@@ -124,7 +143,9 @@ class GraphQLEndpoint:
             claims = self.resource_server().verify(request.headers.get("authorization"))
         except MissingToken:
             return unauthenticated("Authentication required.", invalid_token=False)
-        except InvalidToken:
+        except InvalidToken as error:
+            async with self.sessions()() as session, session.begin():
+                await _record_refusal(session, request, str(error), org_id=None)
             return unauthenticated("The access token is invalid or expired.", invalid_token=True)
         async with self.sessions()() as session:
             try:
@@ -139,8 +160,11 @@ class GraphQLEndpoint:
     ) -> Response:
         try:
             actor = await self.resource_server().actor(session, claims, request.state.request_id)
-        except InvalidToken:
+        except InvalidToken as error:
             await session.rollback()
+            async with session.begin():
+                await enter_organisation(session, claims.org_id)
+                await _record_refusal(session, request, str(error), org_id=claims.org_id)
             return unauthenticated("The access token was revoked.", invalid_token=True)
         context = RequestContext(session=session, actor=actor, max_page_size=self.max_page_size)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 
 from hub.errors import FieldError, InvalidInput, UserErrorCode
@@ -21,6 +22,19 @@ class Checks:
 
     def fail(self, field: str, code: UserErrorCode, message: str) -> None:
         self.errors.append(FieldError((field,), message, code))
+
+    def fail_item(self, field: str, index: int, code: UserErrorCode, message: str) -> None:
+        """A problem with one entry of a list field; the path names the entry, so a form can
+        mark exactly the line that is wrong."""
+        self.errors.append(FieldError((field, str(index)), message, code))
+
+    def distinct(self, field: str, values: Sequence[object]) -> None:
+        """Refuse repeated entries rather than silently dropping them."""
+        seen: set[object] = set()
+        for index, value in enumerate(values):
+            if value in seen:
+                self.fail_item(field, index, UserErrorCode.DUPLICATE, "This entry is repeated.")
+            seen.add(value)
 
     def text(self, field: str, value: str | None, *, max_length: int, required: bool) -> None:
         if value is None:

@@ -19,6 +19,7 @@ class NodeType(enum.StrEnum):
     CASE = "Case"
     CASE_COMMENT = "CaseComment"
     USER = "User"
+    API_CLIENT = "ApiClient"
     ORGANISATION = "Organisation"
 
 

@@ -16,8 +16,10 @@ from hub.customers import service as customer_service
 from hub.customers.models import Contact, Customer
 from hub.opportunities import service as opportunity_service
 from hub.opportunities.models import Opportunity
+from hub.orgs import client_admin
 from hub.orgs import service as org_service
-from hub.orgs.models import User
+from hub.orgs import users as user_admin
+from hub.orgs.models import ApiClient, Invitation, User
 
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
@@ -59,6 +61,12 @@ class Loaders:
         )
         self.case: DataLoader[uuid.UUID, Case | None] = _by_id(ctx, case_service.get_many)
         self.user: DataLoader[uuid.UUID, User | None] = _by_id(ctx, org_service.get_users)
+        self.api_client: DataLoader[uuid.UUID, ApiClient | None] = _by_id(
+            ctx, client_admin.get_many
+        )
+        self.pending_invitation: DataLoader[uuid.UUID, Invitation | None] = _by_id(
+            ctx, user_admin.pending_invitations
+        )
         self.contacts_of_customer: DataLoader[uuid.UUID, list[Contact]] = _many_by_id(
             ctx, customer_service.contacts_of
         )

@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.admin import AdminMutation, AdminQuery, ApiClient
 from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.errors import TypedErrors
@@ -23,8 +24,10 @@ from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQu
 from schema.users import User
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, OpportunityMutation, CaseMutation))
+Query = merge_types("Query", (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery, AdminQuery))
+Mutation = merge_types(
+    "Mutation", (CustomerMutation, OpportunityMutation, CaseMutation, AdminMutation)
+)
 
 
 def build_schema(
@@ -46,7 +49,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Contact, Opportunity, Case, User],
+        types=[Customer, Contact, Opportunity, Case, User, ApiClient],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -13,6 +13,7 @@ from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
 from hub.customers.models import CompanySize, LifecycleStage, Purpose
 from hub.errors import UserErrorCode
 from hub.opportunities.models import OpportunitySource, OpportunityStage
+from hub.orgs.client_admin import GrantType
 
 for _enum in (
     Role,
@@ -20,6 +21,7 @@ for _enum in (
     CaseStatus,
     CommentVisibility,
     CompanySize,
+    GrantType,
     LifecycleStage,
     Purpose,
     UserErrorCode,
@@ -33,6 +35,7 @@ __all__ = [
     "CaseStatus",
     "CommentVisibility",
     "CompanySize",
+    "GrantType",
     "LifecycleStage",
     "OpportunitySource",
     "OpportunityStage",

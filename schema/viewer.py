@@ -12,6 +12,7 @@ from hub.errors import InvalidInput, UserErrorCode
 from resolvers import nodes as resolve_nodes
 from resolvers import viewer as resolve_viewer
 from resolvers.ids import NodeType, encode_id
+from schema.admin import ApiClient
 from schema.base import Info, Node
 from schema.cases import Case
 from schema.customers import Contact, Customer
@@ -53,6 +54,7 @@ _CONVERTERS: dict[NodeType, Callable[[Any], Node]] = {
     NodeType.OPPORTUNITY: Opportunity.from_record,
     NodeType.CASE: Case.from_record,
     NodeType.USER: User.from_record,
+    NodeType.API_CLIENT: ApiClient.from_record,
 }
 
 

@@ -45,3 +45,15 @@ def require_admin(actor: Actor) -> None:
     if actor.has_scope(Scope.PARTNERS_MANAGE) or actor.role is Role.ADMIN:
         return
     raise Forbidden("This operation needs the scope 'partners:manage' or an ADMIN user.")
+
+
+def grantable_scopes(actor: Actor) -> frozenset[Scope]:
+    """What an admin may hand on to a new client or a new user's role: no more than it holds.
+
+    Otherwise a token with only `partners:manage` could register a client with every scope
+    (or invite an ADMIN) and so raise itself. An ADMIN user holds every scope its role allows,
+    whatever the token in hand asked for.
+    """
+    if actor.role is not None and actor.user_id is not None:
+        return ROLE_SCOPES[actor.role]
+    return actor.scopes

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
@@ -23,3 +25,21 @@ async def insert_owned(session: AsyncSession, actor: Actor, model: type[M], **va
     await session.flush()
     await session.refresh(record)
     return record
+
+
+async def insert_owned_unless_taken(
+    session: AsyncSession, actor: Actor, model: type[M], unique: Sequence[str], **values: Any
+) -> M | None:
+    """Create a `model` row owned by the actor's organisation, or None if `unique` is taken.
+
+    `unique` names the columns after `org_id` of a unique index. The index decides in one
+    statement (`ON CONFLICT DO NOTHING`), so two concurrent requests cannot both pass a
+    check-then-insert and one of them end in a unique violation, that is, a 500.
+    """
+    statement = (
+        insert(model)
+        .values(org_id=actor.org_id, **values)
+        .on_conflict_do_nothing(index_elements=["org_id", *unique])
+        .returning(model)
+    )
+    return (await session.scalars(statement)).one_or_none()

@@ -1,0 +1,229 @@
+"""An organisation's own people, managed by its admins: invite, disable, list; and accepting
+an invitation, the one step that runs before the invited person can be an actor.
+
+An invitation token is random and shown once: the hub keeps only its SHA-256 digest, which is
+enough to find the invitation and useless to anyone who reads the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub import access
+from hub.access import Actor, Role
+from hub.access.rls import enter_organisation
+from hub.access.writes import insert_owned, insert_owned_unless_taken
+from hub.audit.record import Event, EventType, record
+from hub.errors import InvalidInput, UserErrorCode
+from hub.orgs.credentials import hash_secret
+from hub.orgs.models import Invitation, User
+from hub.pagination import Page, PageRequest, fetch_page
+from hub.validation import Checks
+
+INVITATION_LIFETIME = timedelta(days=7)
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+MAX_EMAIL_LENGTH = 320
+MAX_DISPLAY_NAME_LENGTH = 200
+
+# One answer for a wrong, expired or used token, so the answer says nothing about which.
+_INVALID_INVITATION = "This invitation is not valid. Ask your administrator for a new one."
+
+
+@dataclass(frozen=True)
+class InviteUser:
+    email: str
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class DisableUser:
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class InvitedUser:
+    """The new user and the clear invitation token: the only time the token leaves the hub."""
+
+    user: User
+    invitation_token: str
+
+
+def normalise_email(email: str) -> str:
+    """Addresses compare case-insensitively, so one person cannot be invited twice."""
+    return email.strip().lower()
+
+
+def digest_token(token: str) -> str:
+    """How invitation tokens are kept: they are random, so a fast one-way hash suffices."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def list_users(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[User]:
+    """The organisation's people, oldest first, disabled and invited ones included."""
+    access.require_admin(actor)
+    statement = access.select_visible(actor, User)
+    return await fetch_page(session, User, statement, [User.created_at], False, page)
+
+
+async def pending_invitations(
+    session: AsyncSession, actor: Actor, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Invitation]:
+    """Each user's invitation that can still be accepted; for the per-request loader."""
+    access.require_admin(actor)
+    statement = access.select_visible(actor, Invitation).where(
+        Invitation.user_id.in_(set(user_ids)),
+        Invitation.accepted_at.is_(None),
+        Invitation.expires_at > datetime.now(UTC),
+    )
+    return {invitation.user_id: invitation for invitation in await session.scalars(statement)}
+
+
+async def invite_user(session: AsyncSession, actor: Actor, command: InviteUser) -> InvitedUser:
+    """Create a user without a password and an invitation to choose one.
+
+    The user cannot sign in until the invitation is accepted: there is no password to match.
+    The role may not carry scopes the inviting admin does not hold (`grantable_scopes`).
+    """
+    access.require_admin(actor)
+    email = normalise_email(command.email)
+    checks = Checks()
+    checks.text("email", email, max_length=MAX_EMAIL_LENGTH, required=True)
+    if email:
+        checks.pattern("email", email, "email")
+    checks.text(
+        "displayName", command.display_name, max_length=MAX_DISPLAY_NAME_LENGTH, required=True
+    )
+    if not access.ROLE_SCOPES[command.role] <= access.grantable_scopes(actor):
+        checks.fail(
+            "role",
+            UserErrorCode.INVALID,
+            "You cannot invite someone with rights you do not hold yourself.",
+        )
+    checks.done()
+    user = await insert_owned_unless_taken(
+        session,
+        actor,
+        User,
+        ["email"],
+        email=email,
+        display_name=command.display_name.strip(),
+        role=command.role,
+        password_hash=None,
+    )
+    if user is None:
+        raise InvalidInput.on(
+            "email", UserErrorCode.DUPLICATE, "Someone in your organisation has this address."
+        )
+    token = secrets.token_urlsafe(32)
+    await insert_owned(
+        session,
+        actor,
+        Invitation,
+        user_id=user.id,
+        token_hash=digest_token(token),
+        expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
+    )
+    await _audit(session, actor, EventType.USER_INVITED, user, role=user.role.value)
+    return InvitedUser(user, token)
+
+
+async def disable_user(session: AsyncSession, actor: Actor, command: DisableUser) -> User:
+    """Disable a user; idempotent, so a repeat changes and records nothing.
+
+    An admin cannot disable themself: the last admin could otherwise lock everyone out.
+    """
+    access.require_admin(actor)
+    user = await access.get_visible(
+        session, actor, User, command.user_id, lock=True, field="userId"
+    )
+    if user.disabled_at is not None:
+        return user
+    if user.id == actor.user_id:
+        raise InvalidInput.on("userId", UserErrorCode.INVALID, "You cannot disable yourself.")
+    user.disabled_at = datetime.now(UTC)
+    await session.flush()
+    await _audit(session, actor, EventType.USER_DISABLED, user)
+    return user
+
+
+async def accept_invitation(
+    session: AsyncSession,
+    org_id: uuid.UUID,
+    token: str,
+    password: str,
+    *,
+    request_id: str | None = None,
+    source_address: str | None = None,
+) -> User:
+    """Set the invited user's password with a one-time token, before any actor exists.
+
+    The organisation comes from the sign-in page's URL, not from a token, so it is entered
+    here for row-level security; a token of another organisation then simply is not found.
+    A wrong, expired or used token, and a disabled user, all get the same error.
+    """
+    checks = Checks()
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        checks.fail(
+            "password",
+            UserErrorCode.OUT_OF_RANGE,
+            f"Between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
+        )
+    checks.done()
+    await enter_organisation(session, org_id)
+    now = datetime.now(UTC)
+    statement = (
+        select(Invitation)
+        .where(Invitation.org_id == org_id, Invitation.token_hash == digest_token(token))
+        .with_for_update()
+    )
+    invitation = (await session.scalars(statement)).one_or_none()
+    user = None
+    if invitation is not None and invitation.accepted_at is None and invitation.expires_at > now:
+        user = await session.scalar(
+            select(User)
+            .where(User.org_id == org_id, User.id == invitation.user_id)
+            .with_for_update()
+        )
+    if invitation is None or user is None or user.disabled_at is not None:
+        raise InvalidInput.on("token", UserErrorCode.INVALID, _INVALID_INVITATION)
+    user.password_hash = hash_secret(password)
+    invitation.accepted_at = now
+    await session.flush()
+    await record(
+        session,
+        Event(
+            type=EventType.USER_ACTIVATED,
+            org_id=org_id,
+            user_id=user.id,
+            request_id=request_id,
+            source_address=source_address,
+            details={"user_id": str(user.id)},
+        ),
+    )
+    return user
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, event_type: EventType, user: User, **details: object
+) -> None:
+    """Who did what to which user. Details name the user by id: no address, token or hash."""
+    await record(
+        session,
+        Event(
+            type=event_type,
+            org_id=actor.org_id,
+            client_id=actor.client_id,
+            user_id=actor.user_id,
+            request_id=actor.request_id,
+            details={"user_id": str(user.id), **details},
+        ),
+    )

@@ -36,6 +36,7 @@ from hub.access.policy import ROLE_SCOPES
 from hub.access.scopes import SCOPE_DESCRIPTIONS, Scope, parse_scopes
 from hub.audit.record import EventType
 from hub.orgs import sign_in as accounts
+from hub.orgs.credentials import normalise_email
 
 SIGN_IN_LIFETIME = timedelta(minutes=30)
 # The authorization request travels through the forms as hidden fields, and only these.
@@ -178,7 +179,7 @@ def _sign_in(
         audit(
             EventType.SIGN_IN_FAILED,
             reason=result.refusal.value if result.refusal else None,
-            email_sha256=hashlib.sha256(accounts.normalise_email(email).encode()).hexdigest(),
+            email_sha256=hashlib.sha256(normalise_email(email).encode()).hexdigest(),
         )
         if result.locked_now:
             audit(

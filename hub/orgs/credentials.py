@@ -13,6 +13,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(32))
 
 
+def normalise_email(email: str) -> str:
+    """Addresses compare case-insensitively: one person, one account, one sign-in throttle."""
+    return email.strip().lower()
+
+
 def new_client_id() -> str:
     return f"hub_{secrets.token_urlsafe(12)}"
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.orgs.credentials import verify_secret
+from hub.orgs.credentials import normalise_email, verify_secret
 from hub.orgs.models import ApiClient, Organisation, SignInThrottle, User
 
 SLOW_AFTER = 3
@@ -38,10 +38,6 @@ class SignInResult:
     refusal: Refusal | None = None
     retry_after: timedelta | None = None
     locked_now: bool = False
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 async def sign_in(

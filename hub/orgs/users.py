@@ -22,7 +22,7 @@ from hub.access.rls import enter_organisation
 from hub.access.writes import insert_owned, insert_owned_unless_taken
 from hub.audit.record import Event, EventType, record
 from hub.errors import InvalidInput, UserErrorCode
-from hub.orgs.credentials import hash_secret
+from hub.orgs.credentials import hash_secret, normalise_email
 from hub.orgs.models import Invitation, User
 from hub.pagination import Page, PageRequest, fetch_page
 from hub.validation import Checks
@@ -55,11 +55,6 @@ class InvitedUser:
 
     user: User
     invitation_token: str
-
-
-def normalise_email(email: str) -> str:
-    """Addresses compare case-insensitively, so one person cannot be invited twice."""
-    return email.strip().lower()
 
 
 def digest_token(token: str) -> str:

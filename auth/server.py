@@ -83,6 +83,26 @@ class StarletteOAuth2Request(OAuth2Request):
         return self._form_data
 
 
+# Values that are not OAuth protocol parameters, and may hold any text.
+_FREE_TEXT = frozenset({"email", "password", "csrf_token", "action", "state"})
+
+
+def protocol_parameters_are_clean(request: StarletteOAuth2Request) -> bool:
+    """Protocol parameters are printable ASCII without `"` or `\\` (RFC 6749 §5.2 charset).
+
+    authlib echoes some of them into error descriptions and raises ValueError on other
+    characters; such a request is malformed, and is refused as such before authlib sees it.
+    """
+    values = [
+        value
+        for name, value in [*request.args.items(), *request.form.items()]
+        if name not in _FREE_TEXT
+    ]
+    return all(
+        all(0x20 <= ord(char) <= 0x7E and char not in '"\\' for char in value) for value in values
+    )
+
+
 class _TokenGenerator(JWTBearerTokenGenerator):
     """RFC 9068 access tokens with our claims: `org` always; `uid` and `sid` for users."""
 
@@ -211,21 +231,35 @@ class HubAuthorizationServer(AuthorizationServer):
 
     async def token_response(self, request: Request) -> Response:
         """POST /oauth/token."""
-        response: Response = await self.run(request, self.create_token_response)
-        return response
+        return await self._respond(request, self.create_token_response)
 
     async def revocation_response(self, request: Request) -> Response:
         """POST /oauth/revoke (RFC 7009)."""
-        response: Response = await self.run(
+        return await self._respond(
             request, lambda req: self.create_endpoint_response("revocation", req)
         )
-        return response
 
     async def introspection_response(self, request: Request) -> Response:
         """POST /oauth/introspect (RFC 7662)."""
-        response: Response = await self.run(
+        return await self._respond(
             request, lambda req: self.create_endpoint_response("introspection", req)
         )
+
+    async def _respond(
+        self, request: Request, work: Callable[[StarletteOAuth2Request], Response]
+    ) -> Response:
+        def checked(oauth_request: StarletteOAuth2Request) -> Response:
+            if not protocol_parameters_are_clean(oauth_request):
+                return JSONResponse(
+                    {
+                        "error": "invalid_request",
+                        "error_description": "Parameters must be printable ASCII.",
+                    },
+                    status_code=400,
+                )
+            return work(oauth_request)
+
+        response: Response = await self.run(request, checked)
         return response
 
 

@@ -31,7 +31,11 @@ from starlette.templating import Jinja2Templates
 
 from auth.bridge import audit, current, on_loop
 from auth.grants import Approval
-from auth.server import HubAuthorizationServer, StarletteOAuth2Request
+from auth.server import (
+    HubAuthorizationServer,
+    StarletteOAuth2Request,
+    protocol_parameters_are_clean,
+)
 from hub.access.policy import ROLE_SCOPES
 from hub.access.scopes import SCOPE_DESCRIPTIONS, Scope, parse_scopes
 from hub.audit.record import EventType
@@ -109,6 +113,8 @@ def _decide(
     session: dict[str, Any],
 ) -> Response | _Page:
     """Runs in the worker thread: validate the request, then sign in, consent or redirect."""
+    if not protocol_parameters_are_clean(request):
+        return _error("The authorization request contains characters it may not contain.")
     try:
         grant = server.get_consent_grant(request)
     except OAuth2Error as error:
@@ -236,7 +242,8 @@ def _refusal_message(result: accounts.SignInResult) -> str:
     """The same words whether or not the address belongs to a user."""
     seconds = int(result.retry_after.total_seconds()) + 1 if result.retry_after else 0
     if result.refusal is accounts.Refusal.LOCKED:
-        return f"Too many failed attempts. Sign-in is locked for {seconds // 60 + 1} minutes."
+        minutes = -(-seconds // 60)  # rounded up
+        return f"Too many failed attempts. Sign-in is locked for {minutes} minutes."
     if result.refusal is accounts.Refusal.TOO_SOON:
         return f"Too many attempts. Please wait {seconds} seconds and try again."
     return "Wrong e-mail or password."

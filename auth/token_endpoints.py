@@ -7,6 +7,7 @@ included (RFC 7009 §2.1). Introspection answers only for tokens of the caller's
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,7 +60,18 @@ class IssuedRefreshToken:
         return self.state.expires_at <= current().now
 
     def is_revoked(self) -> bool:
-        return self.state.spent or self.state.family_revoked
+        """Spent, its family ended, or its client or user disabled: /oauth/token would refuse it."""
+        if self.state.spent or self.state.family_revoked:
+            return True
+        authorization = self.state.authorization
+        subject = oauth.TokenSubject(
+            org_id=authorization.org_id,
+            client_id=authorization.client_id,
+            jti="",
+            user_id=authorization.user_id,
+            family_id=authorization.family_id,
+        )
+        return on_loop(oauth.token_standing, subject).refusal is not None
 
 
 IssuedToken = IssuedAccessToken | IssuedRefreshToken
@@ -76,14 +88,25 @@ class _TokenLookup:
         call = current()
         if call.org_id is None:
             return None
+        # The hint only orders the search; it never limits it (RFC 7009 §2.1).
+        kinds = [self._refresh_token, self._access_token]
         if hint != REFRESH_TOKEN:
-            try:
-                claims = self.keys().verify(token, issuer=self.issuer, audience=self.audience)
-            except InvalidToken:
-                claims = None
-            if claims is not None:
-                return IssuedAccessToken(claims) if claims.org_id == call.org_id else None
-        state = on_loop(oauth.look_up_refresh_token, call.org_id, token)
+            kinds.reverse()
+        for kind in kinds:
+            found = kind(token, call.org_id)
+            if found is not None:
+                return found
+        return None
+
+    def _access_token(self, token: str, org_id: uuid.UUID) -> IssuedToken | None:
+        try:
+            claims = self.keys().verify(token, issuer=self.issuer, audience=self.audience)
+        except InvalidToken:
+            return None
+        return IssuedAccessToken(claims) if claims.org_id == org_id else None
+
+    def _refresh_token(self, token: str, org_id: uuid.UUID) -> IssuedToken | None:
+        state = on_loop(oauth.look_up_refresh_token, org_id, token)
         return IssuedRefreshToken(state) if state else None
 
 

@@ -61,7 +61,9 @@ async def sign_in(
     matches = verify_secret(user.password_hash if user else None, password)
     if user is not None and matches and user.disabled_at is None:
         if throttle is not None:
-            await session.delete(throttle)
+            # Reset rather than delete: the application role may not delete rows.
+            throttle.failures, throttle.last_failed_at, throttle.locked_until = 0, None, None
+            await session.flush()
         return SignInResult(user=user)
     failures = await _count_failure(session, org_id, address, now)
     return SignInResult(refusal=Refusal.WRONG_CREDENTIALS, locked_now=failures % LOCK_AFTER == 0)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.bridge import current, on_loop
 from auth.clients import CONFIDENTIAL_METHODS, RegisteredClient
 from hub.oauth import service as oauth
-from hub.orgs.models import User
+from hub.orgs.sign_in import active_user
 
 PKCE_METHOD = "S256"
 
@@ -188,5 +188,4 @@ async def _rotate_refresh_token(session: AsyncSession, live: oauth.LiveRefreshTo
 
 
 async def _user_is_active(session: AsyncSession, authorization: oauth.Authorization) -> bool:
-    user = await session.get(User, (authorization.org_id, authorization.user_id))
-    return user is not None and user.disabled_at is None
+    return await active_user(session, authorization.org_id, authorization.user_id) is not None

@@ -8,26 +8,21 @@ treated as the reuse it is.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Role
 from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
+from hub.orgs.credentials import digest_token
 from hub.orgs.models import ApiClient, User
 
 CODE_LIFETIME = timedelta(seconds=60)
 REFRESH_LIFETIME = timedelta(days=30)
-
-
-def digest(secret: str) -> str:
-    """How codes and refresh tokens are kept: random, so one-way suffices; slow is not needed."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ async def save_code(
     await session.execute(
         insert(AuthorizationCode).values(
             org_id=authorization.org_id,
-            code_hash=digest(code),
+            code_hash=digest_token(code),
             family_id=authorization.family_id,
             client_id=authorization.client_id,
             user_id=authorization.user_id,
@@ -100,7 +95,7 @@ async def find_code(
         await session.scalars(
             select(AuthorizationCode).where(
                 AuthorizationCode.org_id == org_id,
-                AuthorizationCode.code_hash == digest(code),
+                AuthorizationCode.code_hash == digest_token(code),
                 AuthorizationCode.client_id == client_id,
             )
         )
@@ -128,7 +123,7 @@ async def redeem_code(session: AsyncSession, code: PendingCode) -> bool:
             AuthorizationCode.id == code.code_id,
             AuthorizationCode.used_at.is_(None),
         )
-        .values(used_at=_now_sql())
+        .values(used_at=func.now())
         .returning(AuthorizationCode.id)
     )
     if result.first() is not None:
@@ -143,7 +138,7 @@ async def save_refresh_token(
     await session.execute(
         insert(RefreshToken).values(
             org_id=authorization.org_id,
-            token_hash=digest(token),
+            token_hash=digest_token(token),
             family_id=authorization.family_id,
             scope=scope,
             expires_at=now + REFRESH_LIFETIME,
@@ -177,7 +172,7 @@ async def look_up_refresh_token(
             (TokenFamily.org_id == RefreshToken.org_id)
             & (TokenFamily.id == RefreshToken.family_id),
         )
-        .where(RefreshToken.org_id == org_id, RefreshToken.token_hash == digest(token))
+        .where(RefreshToken.org_id == org_id, RefreshToken.token_hash == digest_token(token))
     )
     if client_id is not None:
         statement = statement.where(TokenFamily.client_id == client_id)
@@ -222,7 +217,7 @@ async def rotate_refresh_token(session: AsyncSession, token: LiveRefreshToken) -
             RefreshToken.id == token.token_id,
             RefreshToken.rotated_at.is_(None),
         )
-        .values(rotated_at=_now_sql())
+        .values(rotated_at=func.now())
         .returning(RefreshToken.id)
     )
     if result.first() is not None:
@@ -244,7 +239,7 @@ async def revoke_family(
             TokenFamily.id == family_id,
             TokenFamily.revoked_at.is_(None),
         )
-        .values(revoked_at=_now_sql(), revoked_reason=reason)
+        .values(revoked_at=func.now(), revoked_reason=reason)
         .returning(TokenFamily.id)
     )
     return result.first() is not None
@@ -326,8 +321,3 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
     if not row.family:
         return TokenStanding("family_revoked")
     return TokenStanding(None, Role(row.role) if row.role else None)
-
-
-def _now_sql() -> ColumnElement[datetime]:
-    """The transaction's time, so every mark made in one request carries the same instant."""
-    return func.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -24,6 +25,15 @@ def new_client_id() -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def digest_token(token: str) -> str:
+    """How random one-time values (codes, refresh and invitation tokens) are kept.
+
+    They carry enough entropy that a fast one-way hash cannot be reversed; argon2 is for
+    secrets people may choose or reuse.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def hash_secret(secret: str) -> str:

@@ -7,7 +7,6 @@ enough to find the invitation and useless to anyone who reads the table.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from hub.access.rls import enter_organisation
 from hub.access.writes import insert_owned, insert_owned_unless_taken
 from hub.audit.record import Event, EventType, record
 from hub.errors import InvalidInput, UserErrorCode
-from hub.orgs.credentials import hash_secret, normalise_email
+from hub.orgs.credentials import digest_token, hash_secret, normalise_email
 from hub.orgs.models import Invitation, User
 from hub.pagination import Page, PageRequest, fetch_page
 from hub.validation import Checks
@@ -55,11 +54,6 @@ class InvitedUser:
 
     user: User
     invitation_token: str
-
-
-def digest_token(token: str) -> str:
-    """How invitation tokens are kept: they are random, so a fast one-way hash suffices."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def list_users(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[User]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from auth.grants import PKCE_METHOD
 from auth.server import HubAuthorizationServer
+from auth.tokens import published_key_set
 from hub.access.scopes import ALL_SCOPES
 
 
@@ -49,7 +51,7 @@ def authorization_server_metadata(issuer: str) -> dict[str, Any]:
 def oauth_routes(
     *,
     server: Callable[[], HubAuthorizationServer],
-    jwks: Callable[[], dict[str, Any]],
+    sessions: Callable[[], async_sessionmaker[AsyncSession]],
     metadata: dict[str, Any],
 ) -> list[Route]:
     async def token_endpoint(request: Request) -> Response:
@@ -62,7 +64,11 @@ def oauth_routes(
         return await server().introspection_response(request)
 
     async def jwks_endpoint(request: Request) -> Response:
-        return JSONResponse(jwks(), headers={"Cache-Control": "public, max-age=300"})
+        # Read on each request, so a rotation made by any process is published at once;
+        # verifiers should still fetch again when they meet an unknown `kid`.
+        async with sessions()() as session:
+            jwks = await published_key_set(session)
+        return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=60"})
 
     async def metadata_endpoint(request: Request) -> Response:
         return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=3600"})

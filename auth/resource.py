@@ -1,7 +1,7 @@
 """Resource server: a bearer token becomes an Actor, re-checked against the database each time.
 
 The JWT proves who the caller was when the token was issued; one statement in the request's
-own transaction then checks that its client, user, family and `jti` are all still live, so
+own transaction then checks that its client, user, family, `jti` and key are all still live, so
 revoking or disabling any of them bites on the very next request. A user's scopes are also
 cut to what the user's role permits today.
 """
@@ -14,7 +14,7 @@ from auth.tokens import AccessClaims, InvalidToken, KeyRing
 from hub.access import ROLE_SCOPES, Actor
 from hub.access.rls import enter_organisation
 from hub.access.scopes import parse_scopes
-from hub.oauth.service import TokenSubject, token_standing
+from hub.oauth.service import token_standing
 
 
 class MissingToken(Exception):
@@ -37,24 +37,16 @@ class ResourceServer:
         self.issuer = issuer
         self.audience = audience
 
-    def verify(self, authorization: str | None) -> AccessClaims:
-        return self.keys.verify(
-            bearer_token(authorization), issuer=self.issuer, audience=self.audience
-        )
+    async def verify(self, session: AsyncSession, authorization: str | None) -> AccessClaims:
+        """Check the token's signature and claims; a key made by another process is looked up."""
+        token = bearer_token(authorization)
+        await self.keys.learn_key_of(session, token)
+        return self.keys.verify(token, issuer=self.issuer, audience=self.audience)
 
     async def actor(self, session: AsyncSession, claims: AccessClaims, request_id: str) -> Actor:
         """Enter the token's organisation for this transaction and confirm the token is live."""
         await enter_organisation(session, claims.org_id)
-        standing = await token_standing(
-            session,
-            TokenSubject(
-                org_id=claims.org_id,
-                client_id=claims.client_id,
-                jti=claims.jti,
-                user_id=claims.user_id,
-                family_id=claims.family_id,
-            ),
-        )
+        standing = await token_standing(session, claims.standing_subject())
         if standing.refusal is not None:
             raise InvalidToken(standing.refusal)
         scopes = parse_scopes(claims.scope)

@@ -153,7 +153,9 @@ class HubAuthorizationServer(AuthorizationServer):
         self.register_endpoint(HubIntrospectionEndpoint(keys, issuer, audience))
         self.register_token_generator(
             "default",
-            _TokenGenerator(issuer, audience, access_token_ttl, lambda: keys().signing_key_set),
+            _TokenGenerator(
+                issuer, audience, access_token_ttl, lambda: on_loop(keys().signing_key_set)
+            ),
         )
 
     # --- storage hooks (called in the worker thread) ---------------------------------------

@@ -39,14 +39,7 @@ class IssuedAccessToken:
         return self.claims.expires_at <= int(current().now.timestamp())
 
     def is_revoked(self) -> bool:
-        subject = oauth.TokenSubject(
-            org_id=self.claims.org_id,
-            client_id=self.claims.client_id,
-            jti=self.claims.jti,
-            user_id=self.claims.user_id,
-            family_id=self.claims.family_id,
-        )
-        return on_loop(oauth.token_standing, subject).refusal is not None
+        return on_loop(oauth.token_standing, self.claims.standing_subject()).refusal is not None
 
 
 @dataclass(frozen=True)
@@ -99,8 +92,10 @@ class _TokenLookup:
         return None
 
     def _access_token(self, token: str, org_id: uuid.UUID) -> IssuedToken | None:
+        keys = self.keys()
+        on_loop(keys.learn_key_of, token)
         try:
-            claims = self.keys().verify(token, issuer=self.issuer, audience=self.audience)
+            claims = keys.verify(token, issuer=self.issuer, audience=self.audience)
         except InvalidToken:
             return None
         return IssuedAccessToken(claims) if claims.org_id == org_id else None

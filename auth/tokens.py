@@ -6,16 +6,26 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet, RSAKey
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.keys.store import ALGORITHM
+from hub.keys.store import (
+    ACCESS_TOKEN_MAX_LIFETIME,
+    ALGORITHM,
+    CLOCK_SKEW,
+    find_key,
+    signing_kid,
+    verifying_keys,
+)
+from hub.oauth.service import TokenSubject
 
 ACCEPTED_ALGORITHMS = (ALGORITHM,)
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
-CLOCK_SKEW_SECONDS = 60
-MAX_LIFETIME_SECONDS = 15 * 60
+CLOCK_SKEW_SECONDS = int(CLOCK_SKEW.total_seconds())
+MAX_LIFETIME_SECONDS = int(ACCESS_TOKEN_MAX_LIFETIME.total_seconds())
+MAX_KID_LENGTH = 64
 
 
 class InvalidToken(Exception):
@@ -35,27 +45,70 @@ class AccessClaims:
     family_id: uuid.UUID | None = None
     audience: str = ""
     issuer: str = ""
+    key_id: str = ""
+
+    def standing_subject(self) -> TokenSubject:
+        """What the database must confirm is still live before the token is honoured."""
+        return TokenSubject(
+            org_id=self.org_id,
+            client_id=self.client_id,
+            jti=self.jti,
+            user_id=self.user_id,
+            family_id=self.family_id,
+            key_id=self.key_id,
+        )
+
+
+async def published_key_set(session: AsyncSession) -> dict[str, Any]:
+    """The public halves of every key that verifies, for /.well-known/jwks.json."""
+    keys = [RSAKey.import_key(jwk) for jwk in await verifying_keys(session)]
+    return {"keys": [key.as_dict(private=False) for key in keys]}
 
 
 class KeyRing:
-    """The signing keys of the hub: the newest signs, all of them verify."""
+    """The signing keys this process has read; the database decides which signs and which verify.
+
+    A process learns of a key made elsewhere (`hub keys rotate`) the first time it signs with
+    it or meets a token naming it, by one lookup of that `kid`. Keys are only ever added, and
+    whether a key still verifies is checked in the database with the rest of the token's
+    standing, so nothing held here can keep a retired key alive.
+    """
 
     def __init__(self, private_jwks: list[dict[str, Any]]) -> None:
-        if not private_jwks:
-            raise ValueError("the hub has no signing key")
-        self._keys = [RSAKey.import_key(jwk) for jwk in private_jwks]
-        self._verifying = KeySet(list[Key](self._keys))
+        self._keys: dict[str, RSAKey] = {}
+        for jwk in private_jwks:
+            self.add(jwk)
+        self._verifying = KeySet(list[Key](self._keys.values()))
 
-    @property
-    def signing_key_set(self) -> KeySet:
-        """A set holding only the current signing key, so its `kid` goes into the header."""
-        return KeySet([self._keys[0]])
-
-    def public_jwks(self) -> dict[str, Any]:
-        return {"keys": [key.as_dict(private=False) for key in self._keys]}
+    def add(self, private_jwk: dict[str, Any]) -> None:
+        key = RSAKey.import_key(private_jwk)
+        # A new set rather than a change, so a worker thread reading the old one is unaffected.
+        self._keys = {**self._keys, str(key.kid): key}
+        self._verifying = KeySet(list[Key](self._keys.values()))
 
     def knows(self, kid: str | None) -> bool:
-        return any(key.kid == kid for key in self._keys)
+        return kid in self._keys
+
+    async def signing_key_set(self, session: AsyncSession) -> KeySet:
+        """A set holding only the key that signs now, so its `kid` goes into the header."""
+        kid = await signing_kid(session)
+        await self._learn(session, kid)
+        return KeySet([self._keys[kid]])
+
+    async def learn_key_of(self, session: AsyncSession, token: str) -> None:
+        """Look up the key a token names if this process has not met it yet."""
+        try:
+            kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
+        except (JoseError, ValueError, UnicodeError):
+            return
+        if isinstance(kid, str) and len(kid) <= MAX_KID_LENGTH:
+            await self._learn(session, kid)
+
+    async def _learn(self, session: AsyncSession, kid: str) -> None:
+        if not self.knows(kid):
+            jwk = await find_key(session, kid)
+            if jwk is not None:
+                self.add(jwk)
 
     def verify(self, token: str, *, issuer: str, audience: str) -> AccessClaims:
         """Accept only a signed, unexpired `at+jwt` for this issuer and audience (RFC 9068 §4)."""
@@ -94,6 +147,7 @@ class KeyRing:
                 family_id=uuid.UUID(str(family)) if family else None,
                 audience=audience,
                 issuer=issuer,
+                key_id=str(decoded.header.get("kid") or ""),
             )
         except (JoseError, ValueError, KeyError) as error:
             raise InvalidToken(str(error)) from error

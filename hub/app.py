@@ -25,7 +25,7 @@ from auth.tokens import KeyRing
 from hub.body_limit import BodySizeLimitMiddleware
 from hub.db import create_engine, session_factory
 from hub.graphql_http import GraphQLEndpoint
-from hub.keys.store import ensure_key, load_keys
+from hub.keys.store import ensure_key, verifying_keys
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
 from schema import build_schema
@@ -50,7 +50,7 @@ async def _start_runtime(settings: Settings, app_url: str) -> Runtime:
     async with sessions() as session, session.begin():
         await ensure_key(session)
     async with sessions() as session:
-        keys = KeyRing(await load_keys(session))
+        keys = KeyRing(await verifying_keys(session))
     return Runtime(
         engine=engine,
         sessions=sessions,
@@ -129,7 +129,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
             *sign_in_routes(lambda: current().authorization_server),
             *oauth_routes(
                 server=lambda: current().authorization_server,
-                jwks=lambda: current().keys.public_jwks(),
+                sessions=lambda: current().sessions,
                 metadata=authorization_server_metadata(settings.issuer),
             ),
         ],

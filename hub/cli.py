@@ -19,6 +19,7 @@ import uvicorn
 from hub import __version__
 from hub.db import app_role_url, create_engine, session_factory
 from hub.errors import HubError
+from hub.keys.store import Rotation, rotate_keys
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
 from hub.settings import Settings, get_settings
@@ -166,6 +167,28 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a signing key; running hub processes sign with it from their next token on."""
+
+    async def run() -> Rotation:
+        engine = create_engine(owner_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await rotate_keys(session)
+        finally:
+            await engine.dispose()
+
+    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
+        _migrate(settings, owner_url)
+        rotation = asyncio.run(run())
+    print(f"signing with key {rotation.added}")
+    for kid in rotation.retired:
+        print(f"retired key {kid}: it verifies the tokens it signed until they expire")
+    for kid in rotation.deleted:
+        print(f"deleted key {kid}: retired long enough for its last token to have expired")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Partner Hub")
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -185,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="seed demo data into the database")
     demo_parser.add_argument("--data-dir")
     demo_parser.set_defaults(handler=demo)
+
+    keys_parser = commands.add_parser("keys", help="manage token signing keys")
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
+    rotate_parser = keys_commands.add_parser("rotate", help="add a new signing key")
+    rotate_parser.add_argument("--data-dir")
+    rotate_parser.set_defaults(handler=keys_rotate)
     return parser
 
 

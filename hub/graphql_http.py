@@ -22,7 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from auth.resource import MissingToken, ResourceServer
-from auth.tokens import AccessClaims, InvalidToken
+from auth.tokens import InvalidToken
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
 from resolvers.context import RequestContext
@@ -75,20 +75,30 @@ def _nothing_written(response: Response) -> Response:
     )
 
 
-async def _record_refusal(
-    session: AsyncSession, request: Request, reason: str, *, org_id: uuid.UUID | None
-) -> None:
+async def _refuse(
+    session: AsyncSession,
+    request: Request,
+    error: InvalidToken,
+    *,
+    org_id: uuid.UUID | None,
+    message: str,
+) -> Response:
     """Every refused token is audited: under its organisation once the signature proved it."""
-    await record(
-        session,
-        Event(
-            type=EventType.TOKEN_REFUSED,
-            org_id=org_id,
-            request_id=getattr(request.state, "request_id", None),
-            source_address=request.client.host if request.client else None,
-            details={"reason": reason[:200], "endpoint": "graphql"},
-        ),
-    )
+    await session.rollback()
+    async with session.begin():
+        if org_id is not None:
+            await enter_organisation(session, org_id)
+        await record(
+            session,
+            Event(
+                type=EventType.TOKEN_REFUSED,
+                org_id=org_id,
+                request_id=getattr(request.state, "request_id", None),
+                source_address=request.client.host if request.client else None,
+                details={"reason": str(error)[:200], "endpoint": "graphql"},
+            ),
+        )
+    return unauthenticated(message, invalid_token=True)
 
 
 class HubGraphQL(GraphQL[RequestContext, None]):
@@ -139,34 +149,45 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         if self._wants_ide(request):
             return await self.view.render_graphql_ide(request)
-        try:
-            claims = self.resource_server().verify(request.headers.get("authorization"))
-        except MissingToken:
-            return unauthenticated("Authentication required.", invalid_token=False)
-        except InvalidToken as error:
-            async with self.sessions()() as session, session.begin():
-                await _record_refusal(session, request, str(error), org_id=None)
-            return unauthenticated("The access token is invalid or expired.", invalid_token=True)
         async with self.sessions()() as session:
             try:
-                response = await self._execute(session, request, claims)
+                response = await self._execute(session, request)
             except BaseException:
                 await session.rollback()
                 raise
         return response
 
-    async def _execute(
-        self, session: AsyncSession, request: Request, claims: AccessClaims
-    ) -> Response:
+    async def _execute(self, session: AsyncSession, request: Request) -> Response:
+        try:
+            claims = await self.resource_server().verify(
+                session, request.headers.get("authorization")
+            )
+        except MissingToken:
+            return unauthenticated("Authentication required.", invalid_token=False)
+        except InvalidToken as error:
+            return await _refuse(
+                session,
+                request,
+                error,
+                org_id=None,
+                message="The access token is invalid or expired.",
+            )
         try:
             actor = await self.resource_server().actor(session, claims, request.state.request_id)
         except InvalidToken as error:
-            await session.rollback()
-            async with session.begin():
-                await enter_organisation(session, claims.org_id)
-                await _record_refusal(session, request, str(error), org_id=claims.org_id)
-            return unauthenticated("The access token was revoked.", invalid_token=True)
-        context = RequestContext(session=session, actor=actor, max_page_size=self.max_page_size)
+            return await _refuse(
+                session,
+                request,
+                error,
+                org_id=claims.org_id,
+                message="The access token was revoked.",
+            )
+        context = RequestContext(
+            session=session,
+            actor=actor,
+            max_page_size=self.max_page_size,
+            issuer=self.resource_server().issuer,
+        )
         try:
             response = await self.view.run(request, context=context)
         except HTTPException as error:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -31,3 +34,21 @@ async def graphql(
         json={"query": query, "variables": variables or {}},
         headers={"Authorization": f"Bearer {token}"},
     )
+
+
+def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A JWT's header and claims as they were written, without checking the signature."""
+
+    def decode(part: str) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(
+            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        )
+        return decoded
+
+    header, payload, _ = token.split(".")
+    return decode(header), decode(payload)
+
+
+def key_id(token: str) -> str:
+    """The `kid` of the key that signed `token`."""
+    return str(unverified_parts(token)[0]["kid"])

@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Role
+from hub.keys.models import SigningKey
+from hub.keys.store import key_verifies
 from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
 from hub.orgs.credentials import digest_token
 from hub.orgs.models import ApiClient, User
@@ -265,6 +267,7 @@ class TokenSubject:
     jti: str
     user_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,8 @@ class TokenStanding:
 async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenStanding:
     """Check a token against the database: one statement, on every request.
 
-    Nothing here is cached, so a revoked token, a disabled client or user, or a revoked
-    family is refused on the very next request of every hub process.
+    Nothing here is cached, so a revoked token, a disabled client or user, a revoked family,
+    or a signing key past its grace is refused on the very next request of every hub process.
     """
     org = subject.org_id
     client_live = (
@@ -302,6 +305,11 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
         if subject.family_id is not None
         else literal(True)
     )
+    key_live = (
+        exists().where(SigningKey.kid == subject.key_id, key_verifies())
+        if subject.key_id is not None
+        else literal(True)
+    )
     row = (
         await session.execute(
             select(
@@ -309,9 +317,12 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
                 denied.label("denied"),
                 user_role.label("role"),
                 family_live.label("family"),
+                key_live.label("key"),
             )
         )
     ).one()
+    if not row.key:
+        return TokenStanding("signing_key_retired")
     if not row.client:
         return TokenStanding("client_disabled")
     if row.denied:

@@ -23,7 +23,7 @@ from auth.tokens import KeyRing
 from hub.customers.models import Customer
 from hub.db import session_factory
 from hub.graphql_http import GRAPHQL_RESPONSE_MEDIA_TYPE, GraphQLEndpoint
-from hub.keys.store import load_keys
+from hub.keys.store import verifying_keys
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
 from schema import Mutation, Query
@@ -50,7 +50,7 @@ async def exploding_client(
     )
     sessions = session_factory(app_engine)
     async with sessions() as session:
-        keys = KeyRing(await load_keys(session))
+        keys = KeyRing(await verifying_keys(session))
     resource_server = ResourceServer(keys, issuer=settings.issuer, audience=settings.audience)
     endpoint = GraphQLEndpoint(
         schema,

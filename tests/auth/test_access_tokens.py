@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.keys.models import SigningKey
+from hub.keys.store import signing_kid
 from hub.orgs.models import ApiClient
 from tests import tokens
 from tests.factories import Factory, Org
@@ -21,21 +22,9 @@ from tests.factories import Factory, Org
 VIEWER = "{ viewer { clientId } }"
 
 
-def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    header, payload, _ = token.split(".")
-
-    def decode(part: str) -> dict[str, Any]:
-        decoded: dict[str, Any] = json.loads(
-            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        )
-        return decoded
-
-    return decode(header), decode(payload)
-
-
 async def _hub_key(owner_sessions: async_sessionmaker[AsyncSession]) -> RSAKey:
     async with owner_sessions() as session:
-        key = (await session.scalars(select(SigningKey).limit(1))).one()
+        key = await session.get_one(SigningKey, await signing_kid(session))
     return RSAKey.import_key(dict(key.private_jwk, kid=key.kid))
 
 
@@ -77,7 +66,7 @@ async def test_issued_token_follows_rfc_9068(client: httpx.AsyncClient, factory:
     body = response.json()
     assert body["token_type"].lower() == "bearer"
     assert body["expires_in"] <= 900
-    header, claims = _claims(body["access_token"])
+    header, claims = tokens.unverified_parts(body["access_token"])
     assert header["typ"] == "at+jwt"
     assert header["alg"] == "RS256"
     assert header["kid"]
@@ -93,7 +82,7 @@ async def test_scope_is_narrowed_to_what_the_client_may_have(
 ) -> None:
     org = await factory.organisation("Narrow", scopes=frozenset({"customers:read"}))
     token = await tokens.client_credentials(client, org.client, "customers:read cases:write")
-    assert _claims(token)[1]["scope"] == "customers:read"
+    assert tokens.unverified_parts(token)[1]["scope"] == "customers:read"
 
 
 async def test_unknown_scope_is_refused(client: httpx.AsyncClient, factory: Factory) -> None:
@@ -169,7 +158,7 @@ async def test_forged_and_stale_tokens_are_refused(
 
     genuine = await tokens.client_credentials(client, org.client)
     header, payload, signature = genuine.split(".")
-    claims = _claims(genuine)[1]
+    claims = tokens.unverified_parts(genuine)[1]
     claims["scope"] = "customers:read customers:write partners:manage"
     tampered_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     await _assert_refused(client, f"{header}.{tampered_payload}.{signature}")

@@ -4,8 +4,6 @@ and the audit trail the token endpoints leave: all over real HTTP with real toke
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -176,17 +174,6 @@ async def _customers(sessions: Sessions, org: Org) -> int:
 
 async def _create_customer(http: httpx.AsyncClient, token: str) -> httpx.Response:
     return await tokens.graphql(http, token, CREATE_CUSTOMER)
-
-
-def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    def decode(part: str) -> dict[str, Any]:
-        decoded: dict[str, Any] = json.loads(
-            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-        )
-        return decoded
-
-    header, payload, _ = token.split(".")
-    return decode(header), decode(payload)
 
 
 async def _hub_key(sessions: Sessions, kid: str) -> RSAKey:
@@ -443,7 +430,7 @@ async def test_introspecting_a_live_client_credentials_token(
 ) -> None:
     org = await factory.organisation("Intro")
     token = await tokens.client_credentials(client, org.client, "customers:read cases:read")
-    claims = _claims(token)[1]
+    claims = tokens.unverified_parts(token)[1]
     body = await _introspected(client, token, _basic(org.client))
     assert body["active"] is True
     assert body["client_id"] == org.client.client_id
@@ -483,7 +470,7 @@ async def test_introspecting_user_tokens(
     assert access["sub"] == str(session.person.id)
     assert access["client_id"] == session.portal.client_id
     assert access["scope"] == "customers:read customers:write"
-    assert access["jti"] == _claims(session.access_token)[1]["jti"]
+    assert access["jti"] == tokens.unverified_parts(session.access_token)[1]["jti"]
 
     refreshing = await _introspected(client, session.refresh_token, auth)
     assert refreshing["active"] is True
@@ -527,7 +514,7 @@ async def test_expired_tokens_are_inactive(
 ) -> None:
     org = await factory.organisation("IntroExp")
     genuine = await tokens.client_credentials(client, org.client)
-    key = await _hub_key(owner_sessions, _claims(genuine)[0]["kid"])
+    key = await _hub_key(owner_sessions, tokens.unverified_parts(genuine)[0]["kid"])
     now = int(time.time())
     auth = _basic(org.client)
     # A control: the forging path with live claims gives a token the hub calls active.
@@ -681,7 +668,7 @@ async def test_jwks_publishes_the_signing_key_without_private_members(
 ) -> None:
     org = await factory.organisation("Jwks")
     token = await tokens.client_credentials(client, org.client)
-    kid = _claims(token)[0]["kid"]
+    kid = tokens.unverified_parts(token)[0]["kid"]
     response = await client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     jwks = response.json()
@@ -716,7 +703,9 @@ async def test_an_issued_token_is_audited(
     assert event.actor_user_id is None
     assert event.details["grant_type"] == "client_credentials"
     assert event.details["scope"] == "customers:read"
-    assert event.details["jti"] == _claims(response.json()["access_token"])[1]["jti"]
+    assert (
+        event.details["jti"] == tokens.unverified_parts(response.json()["access_token"])[1]["jti"]
+    )
 
 
 async def test_a_refused_token_request_is_audited(
@@ -771,7 +760,7 @@ async def test_a_revocation_is_audited(
     assert event.type == "token.revoked"
     assert event.org_id == org.id
     assert event.actor_client_id == org.client.client_id
-    assert event.details["jti"] == _claims(token)[1]["jti"]
+    assert event.details["jti"] == tokens.unverified_parts(token)[1]["jti"]
 
 
 async def test_no_audit_row_holds_a_secret_or_a_token(

@@ -28,6 +28,7 @@ import pytest
 
 import hub
 from hub.opportunities.models import OpportunityStage
+from tests.tokens import key_id
 
 HUB = Path(sys.executable).parent / "hub"
 COMMAND_TIMEOUT = 120.0
@@ -561,6 +562,29 @@ def test_serve_demo_seeds_a_full_owner(first_serve: FirstServe) -> None:
     assert counts.customers >= 200
     assert counts.opportunities >= 500
     assert counts.cases >= 200
+
+
+def test_keys_rotate_while_serving(first_serve: FirstServe) -> None:
+    """`hub keys rotate` on the running hub's data: its next token uses the new key, the old
+    token keeps working, and the embedded server stays up for the hub."""
+    owner = saved_clients(first_serve.hub.data_dir)[0]
+    base_url = first_serve.hub.base_url
+    with httpx.Client(timeout=HTTP_TIMEOUT) as http:
+        before = client_token(http, base_url, owner)
+
+        result = run_hub("keys", "rotate", "--data-dir", str(first_serve.hub.data_dir))
+
+        assert result.returncode == 0, result.stderr
+        added = re.search(r"^signing with key (\w+)$", result.stdout, re.MULTILINE)
+        assert added is not None, result.stdout
+        assert f"retired key {key_id(before)}" in result.stdout
+        after = client_token(http, base_url, owner)
+        assert key_id(after) == added.group(1)
+        for token in (before, after):
+            viewer = graphql(http, base_url, token, "{ viewer { clientId } }")
+            assert viewer == {"viewer": {"clientId": owner["client_id"]}}
+        published = http.get(f"{base_url}/.well-known/jwks.json").json()
+        assert {key_id(before), key_id(after)} <= {key["kid"] for key in published["keys"]}
 
 
 def test_sigterm_stops_hub_and_its_embedded_postgres(first_serve: FirstServe) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.external import ExternalIssuer
 from auth.tokens import AccessClaims, InvalidToken, KeyRing
 from hub.access import ROLE_SCOPES, Actor
 from hub.access.rls import enter_organisation
 from hub.access.scopes import parse_scopes
 from hub.oauth.service import token_standing
+from hub.orgs.identity import find_member
 
 
 class MissingToken(Exception):
@@ -32,16 +34,48 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class ResourceServer:
-    def __init__(self, keys: KeyRing, *, issuer: str, audience: str) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        external: ExternalIssuer | None = None,
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.external = external
 
     async def verify(self, session: AsyncSession, authorization: str | None) -> AccessClaims:
         """Check the token's signature and claims; a key made by another process is looked up."""
         token = bearer_token(authorization)
+        if self.external is not None and self.external.issued(token):
+            return await self._external_claims(session, self.external, token)
         await self.keys.learn_key_of(session, token)
         return self.keys.verify(token, issuer=self.issuer, audience=self.audience)
+
+    async def _external_claims(
+        self, session: AsyncSession, external: ExternalIssuer, token: str
+    ) -> AccessClaims:
+        """The identity provider's token, as the hub organisation and user it names."""
+        claims = await external.verify(token)
+        member = await find_member(session, claims.organisation, claims.user)
+        if member is None:
+            raise InvalidToken("the identity provider names no enabled user of an organisation")
+        return AccessClaims(
+            org_id=member.org_id,
+            client_id=claims.client_id,
+            subject=claims.subject,
+            scope=claims.scope,
+            jti=claims.jti,
+            user_id=member.user_id,
+            issued_at=claims.issued_at,
+            expires_at=claims.expires_at,
+            audience=external.provider.audience,
+            issuer=external.provider.issuer,
+            external=True,
+        )
 
     async def actor(self, session: AsyncSession, claims: AccessClaims, request_id: str) -> Actor:
         """Enter the token's organisation for this transaction and confirm the token is live."""

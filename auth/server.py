@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from authlib.oauth2 import AuthorizationServer, OAuth2Error
-from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -214,7 +214,10 @@ class HubAuthorizationServer(AuthorizationServer):
 
     async def run(self, request: Request, work: Callable[[StarletteOAuth2Request], Any]) -> Any:
         """Run `work` in a worker thread within one committed transaction."""
-        oauth_request = StarletteOAuth2Request(request, await request.body())
+        try:
+            oauth_request = StarletteOAuth2Request(request, await request.body())
+        except InsecureTransportError:
+            return _insecure_transport()
         async with self._sessions()() as session:
             call = OAuthCall(
                 session=session,
@@ -263,6 +266,19 @@ class HubAuthorizationServer(AuthorizationServer):
 
         response: Response = await self.run(request, checked)
         return response
+
+
+def _insecure_transport() -> Response:
+    """OAuth needs TLS (RFC 6749 §3.1); plain http is allowed on localhost only (authlib's rule).
+
+    Behind a proxy that terminates TLS, the hub must trust its X-Forwarded-Proto header
+    (uvicorn's FORWARDED_ALLOW_IPS) to see the request as https.
+    """
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": "OAuth requests must use HTTPS."},
+        status_code=400,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _claims_of_our_token(access_token: str) -> dict[str, Any]:

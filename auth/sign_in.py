@@ -18,19 +18,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from auth.bridge import audit, current, on_loop
 from auth.grants import Approval
+from auth.pages import Page, csrf_token_matches, protect, read_form, render
 from auth.server import (
     HubAuthorizationServer,
     StarletteOAuth2Request,
@@ -53,24 +52,6 @@ AUTHORIZATION_PARAMETERS = (
     "code_challenge",
     "code_challenge_method",
 )
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
-
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-@dataclass(frozen=True)
-class _Page:
-    """What the worker decided: a template to render with its context and status."""
-
-    template: str
-    context: dict[str, Any]
-    status: int = 200
 
 
 @dataclass(frozen=True)
@@ -87,22 +68,17 @@ def sign_in_routes(server: Any) -> list[Route]:
         session.setdefault("csrf", secrets.token_urlsafe(32))
         form: dict[str, str] = {}
         if request.method == "POST":
-            form = dict(await _form(request))
-            if not secrets.compare_digest(form.get("csrf_token", ""), session["csrf"]):
-                return _render(request, _error("This form has expired. Please start again."))
+            form = dict(await read_form(request))
+            if not csrf_token_matches(form.get("csrf_token", ""), session["csrf"]):
+                return render(request, _error("This form has expired. Please start again."))
         decide = partial(_decide, authorization_server, form=form, session=session)
         outcome = await authorization_server.run(request, decide)
         if isinstance(outcome, Response):
-            _protect(outcome)
+            protect(outcome)
             return outcome
-        return _render(request, outcome)
+        return render(request, outcome)
 
     return [Route("/oauth/authorize", authorize, methods=["GET", "POST"])]
-
-
-async def _form(request: Request) -> list[tuple[str, str]]:
-    body = await request.body()
-    return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
 def _decide(
@@ -111,7 +87,7 @@ def _decide(
     *,
     form: dict[str, str],
     session: dict[str, Any],
-) -> Response | _Page:
+) -> Response | Page:
     """Runs in the worker thread: validate the request, then sign in, consent or redirect."""
     if not protocol_parameters_are_clean(request):
         return _error("The authorization request contains characters it may not contain.")
@@ -156,7 +132,7 @@ def _decide(
         approval = Approval(user.id, " ".join(sorted(scope.value for scope in offered)))
         approved: Response = server.create_authorization_response(request, approval, grant)
         return approved
-    return _Page(
+    return Page(
         "consent.html",
         {
             "organisation": names.organisation,
@@ -178,7 +154,7 @@ def _sign_in(
     org_id: uuid.UUID,
     params: list[tuple[str, str]],
     names: accounts.SignInPage,
-) -> Response | _Page:
+) -> Response | Page:
     email, password = form.get("email", ""), form.get("password", "")
     result = on_loop(accounts.sign_in, org_id, email, password, current().now)
     if result.user is None:
@@ -224,8 +200,8 @@ def _sign_in_page(
     *,
     email: str = "",
     error: str | None = None,
-) -> _Page:
-    return _Page(
+) -> Page:
+    return Page(
         "sign_in.html",
         {
             "organisation": names.organisation,
@@ -249,22 +225,9 @@ def _refusal_message(result: accounts.SignInResult) -> str:
     return "Wrong e-mail or password."
 
 
-def _error(message: str) -> _Page:
-    return _Page("error.html", {"message": message}, status=400)
+def _error(message: str) -> Page:
+    return Page("error.html", {"message": message}, status=400)
 
 
 def _ordered(scopes: frozenset[Scope]) -> list[Scope]:
     return [scope for scope in Scope if scope in scopes]
-
-
-def _render(request: Request, page: _Page) -> Response:
-    response = templates.TemplateResponse(
-        request, page.template, page.context, status_code=page.status
-    )
-    _protect(response)
-    return response
-
-
-def _protect(response: Response) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value

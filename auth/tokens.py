@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,17 +47,31 @@ class AccessClaims:
     audience: str = ""
     issuer: str = ""
     key_id: str = ""
+    # Issued by an external identity provider: no hub client or signing key stands behind it.
+    external: bool = False
 
     def standing_subject(self) -> TokenSubject:
         """What the database must confirm is still live before the token is honoured."""
         return TokenSubject(
             org_id=self.org_id,
-            client_id=self.client_id,
+            client_id=None if self.external else self.client_id,
             jti=self.jti,
             user_id=self.user_id,
             family_id=self.family_id,
-            key_id=self.key_id,
+            key_id=None if self.external else self.key_id,
         )
+
+
+def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A JWT's header and claims as written, unchecked: only to choose how to verify it."""
+    try:
+        compact = jws.extract_compact(token.encode("ascii"))
+        claims = json.loads(compact.payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    return compact.headers(), claims
 
 
 async def published_key_set(session: AsyncSession) -> dict[str, Any]:
@@ -97,10 +112,8 @@ class KeyRing:
 
     async def learn_key_of(self, session: AsyncSession, token: str) -> None:
         """Look up the key a token names if this process has not met it yet."""
-        try:
-            kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
-        except (JoseError, ValueError, UnicodeError):
-            return
+        parts = peek(token)
+        kid = parts[0].get("kid") if parts else None
         if isinstance(kid, str) and len(kid) <= MAX_KID_LENGTH:
             await self._learn(session, kid)
 

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from auth.endpoints import authorization_server_metadata, oauth_routes
+from auth.external import ExternalIssuer, configured_provider
+from auth.invitation import invitation_routes
 from auth.resource import ResourceServer
 from auth.server import HubAuthorizationServer
 from auth.sign_in import sign_in_routes
@@ -51,11 +53,15 @@ async def _start_runtime(settings: Settings, app_url: str) -> Runtime:
         await ensure_key(session)
     async with sessions() as session:
         keys = KeyRing(await verifying_keys(session))
+    provider = configured_provider(settings)
+    external = ExternalIssuer(provider) if provider is not None else None
     return Runtime(
         engine=engine,
         sessions=sessions,
         keys=keys,
-        resource_server=ResourceServer(keys, issuer=settings.issuer, audience=settings.audience),
+        resource_server=ResourceServer(
+            keys, issuer=settings.issuer, audience=settings.audience, external=external
+        ),
         authorization_server=HubAuthorizationServer(
             sessions=lambda: sessions,
             keys=lambda: keys,
@@ -127,6 +133,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             *sign_in_routes(lambda: current().authorization_server),
+            *invitation_routes(lambda: current().sessions),
             *oauth_routes(
                 server=lambda: current().authorization_server,
                 sessions=lambda: current().sessions,

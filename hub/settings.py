@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,24 @@ class Settings(BaseSettings):
         default=None,
         description="Session cookies only over HTTPS; default: when the issuer is https.",
     )
+    idp_issuer: str | None = Field(
+        default=None,
+        description="An external identity provider whose access tokens the hub accepts (`iss`).",
+    )
+    idp_jwks_url: str | None = Field(default=None, description="Where that provider's keys are.")
+    idp_audience: str | None = Field(
+        default=None, description="The `aud` its tokens carry for the hub; default: HUB_AUDIENCE."
+    )
+    idp_org_claim: str = Field(
+        default="hub_org", description="Claim holding the hub organisation's slug."
+    )
+    idp_user_claim: str = Field(
+        default="email", description="Claim holding the user's e-mail address in that organisation."
+    )
+    idp_token_types: str = Field(
+        default="at+jwt",
+        description="Accepted `typ` headers, comma-separated (JWT for non-RFC 9068 providers).",
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_query_depth: int = Field(default=10, ge=2)
     max_aliases: int = Field(default=15, ge=1)
@@ -49,6 +67,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1)
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     log_level: str = Field(default="INFO")
+
+    @model_validator(mode="after")
+    def _identity_provider_is_complete(self) -> Settings:
+        if bool(self.idp_issuer) != bool(self.idp_jwks_url):
+            raise ValueError("HUB_IDP_ISSUER and HUB_IDP_JWKS_URL are set together or not at all")
+        return self
 
     @property
     def cookies_are_secure(self) -> bool:

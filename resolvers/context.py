@@ -32,6 +32,8 @@ class RequestContext:
     session: AsyncSession
     actor: Actor
     max_page_size: int
+    # The hub's public base URL (the token issuer), for links a payload hands out.
+    issuer: str
     unexpected_error: bool = False
     wrote: bool = False
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -134,6 +134,10 @@ class InviteUserPayload:
     invitation_token: str | None = strawberry.field(
         description="Shown this once; send it to the person invited. Valid for 7 days."
     )
+    invitation_url: str | None = strawberry.field(
+        description="The link to send instead of the bare token: it opens the page where the "
+        "person chooses a password. Carries the token, so it is shown this once too."
+    )
     user_errors: list[UserError]
 
 
@@ -196,9 +200,19 @@ class AdminMutation:
     async def invite_user(self, info: Info, input: InviteUserInput) -> InviteUserPayload:
         outcome = await resolve.invite_user(info.context, input.to_command)
         invited = outcome.value
+        if invited is None:
+            return InviteUserPayload(
+                user=None,
+                invitation_token=None,
+                invitation_url=None,
+                user_errors=user_errors(outcome.errors),
+            )
         return InviteUserPayload(
-            user=User.from_record(invited.user) if invited else None,
-            invitation_token=invited.invitation_token if invited else None,
+            user=User.from_record(invited.user),
+            invitation_token=invited.invitation_token,
+            invitation_url=users.invitation_url(
+                info.context.issuer, invited.user.org_id, invited.invitation_token
+            ),
             user_errors=user_errors(outcome.errors),
         )
 

@@ -24,6 +24,9 @@ from schema.users import User
 class Organisation:
     id: strawberry.ID
     name: str
+    slug: str = strawberry.field(
+        description="How an external identity provider names this organisation (its org claim)."
+    )
 
 
 @strawberry.type(description="The caller: its organisation, user or client, and token scopes.")
@@ -36,7 +39,9 @@ class Viewer:
     async def organisation(self, info: Info) -> Organisation:
         record = await resolve_viewer.viewer_organisation(info.context)
         return Organisation(
-            id=strawberry.ID(encode_id(NodeType.ORGANISATION, record.id)), name=record.name
+            id=strawberry.ID(encode_id(NodeType.ORGANISATION, record.id)),
+            name=record.name,
+            slug=record.slug,
         )
 
     @strawberry.field

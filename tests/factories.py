@@ -24,6 +24,7 @@ from hub.orgs.models import ApiClient, Organisation, User
 class Org:
     id: uuid.UUID
     name: str
+    slug: str
     client: ClientCredentials
     admin: User
     customers: list[Customer] = field(default_factory=list)
@@ -70,7 +71,13 @@ class Factory:
             credentials = await register_client(
                 session, organisation.id, "test client", sorted(scopes or ALL_SCOPES)
             )
-        return Org(id=organisation.id, name=organisation.name, client=credentials, admin=admin)
+        return Org(
+            id=organisation.id,
+            name=organisation.name,
+            slug=organisation.slug,
+            client=credentials,
+            admin=admin,
+        )
 
     async def customer(self, org: Org, name: str = "Acme GmbH", **values: object) -> Customer:
         async with self.sessions() as session, session.begin():

@@ -263,7 +263,7 @@ class TokenSubject:
     """What an access token names, to be checked against the database on every use."""
 
     org_id: uuid.UUID
-    client_id: str
+    client_id: str | None  # None: an external identity provider's token, with no hub client
     jti: str
     user_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None
@@ -289,6 +289,8 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
         select(ApiClient.disabled_at.is_(None))
         .where(ApiClient.org_id == org, ApiClient.client_id == subject.client_id)
         .scalar_subquery()
+        if subject.client_id is not None
+        else literal(True)
     )
     denied = exists().where(RevokedToken.org_id == org, RevokedToken.jti == subject.jti)
     user_role = (

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,13 @@ from hub.access.writes import insert_owned, insert_owned_unless_taken
 from hub.audit.record import Event, EventType, record
 from hub.errors import InvalidInput, UserErrorCode
 from hub.orgs.credentials import digest_token, hash_secret, normalise_email
-from hub.orgs.models import Invitation, User
+from hub.orgs.models import Invitation, Organisation, User
 from hub.pagination import Page, PageRequest, fetch_page
 from hub.validation import Checks
 
 INVITATION_LIFETIME = timedelta(days=7)
+# Where an invited person accepts; the route lives in the auth layer, the link is made here.
+INVITATION_PATH = "/oauth/invitation"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
 MAX_EMAIL_LENGTH = 320
@@ -54,6 +57,20 @@ class InvitedUser:
 
     user: User
     invitation_token: str
+
+
+@dataclass(frozen=True)
+class PendingInvitation:
+    """What the acceptance page may show to the holder of a usable token, and only to them."""
+
+    organisation: str
+    email: str
+
+
+def invitation_url(base_url: str, org_id: uuid.UUID, token: str) -> str:
+    """The link an admin sends: the organisation and the clear token, url-encoded."""
+    query = urlencode({"org": str(org_id), "token": token})
+    return f"{base_url.rstrip('/')}{INVITATION_PATH}?{query}"
 
 
 async def list_users(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[User]:
@@ -169,21 +186,7 @@ async def accept_invitation(
     checks.done()
     await enter_organisation(session, org_id)
     now = datetime.now(UTC)
-    statement = (
-        select(Invitation)
-        .where(Invitation.org_id == org_id, Invitation.token_hash == digest_token(token))
-        .with_for_update()
-    )
-    invitation = (await session.scalars(statement)).one_or_none()
-    user = None
-    if invitation is not None and invitation.accepted_at is None and invitation.expires_at > now:
-        user = await session.scalar(
-            select(User)
-            .where(User.org_id == org_id, User.id == invitation.user_id)
-            .with_for_update()
-        )
-    if invitation is None or user is None or user.disabled_at is not None:
-        raise InvalidInput.on("token", UserErrorCode.INVALID, _INVALID_INVITATION)
+    invitation, user = await _usable_invitation(session, org_id, token, now, lock=True)
     user.password_hash = hash_secret(password)
     invitation.accepted_at = now
     await session.flush()
@@ -199,6 +202,45 @@ async def accept_invitation(
         ),
     )
     return user
+
+
+async def pending_invitation(
+    session: AsyncSession, org_id: uuid.UUID, token: str
+) -> PendingInvitation:
+    """Whom a token invites, for the page where they choose a password; changes nothing.
+
+    Only a usable token reveals the organisation's name and the address: an organisation id
+    alone, which anyone who once saw a link knows, tells a guesser nothing. Refusals are
+    `accept_invitation`'s, word for word, so the page cannot tell the cases apart either.
+    """
+    await enter_organisation(session, org_id)
+    _, user = await _usable_invitation(session, org_id, token, datetime.now(UTC), lock=False)
+    name = select(Organisation.name).where(Organisation.id == org_id)
+    organisation = (await session.execute(name)).scalar_one()  # the invitation's key holds
+    return PendingInvitation(organisation=organisation, email=user.email)
+
+
+async def _usable_invitation(
+    session: AsyncSession, org_id: uuid.UUID, token: str, now: datetime, *, lock: bool
+) -> tuple[Invitation, User]:
+    """The unused, unexpired invitation `token` opens in `org_id` (entered), and its user.
+
+    `lock` holds both rows until the transaction ends, so two submissions of one token
+    cannot both set a password.
+    """
+    statement = select(Invitation).where(
+        Invitation.org_id == org_id, Invitation.token_hash == digest_token(token)
+    )
+    invitation = (
+        await session.scalars(statement.with_for_update() if lock else statement)
+    ).one_or_none()
+    user = None
+    if invitation is not None and invitation.accepted_at is None and invitation.expires_at > now:
+        user_statement = select(User).where(User.org_id == org_id, User.id == invitation.user_id)
+        user = await session.scalar(user_statement.with_for_update() if lock else user_statement)
+    if invitation is None or user is None or user.disabled_at is not None:
+        raise InvalidInput.on("token", UserErrorCode.INVALID, _INVALID_INVITATION)
+    return invitation, user
 
 
 async def _audit(

@@ -377,7 +377,7 @@ async def test_the_lock_message_states_the_locks_real_length(
 # --- CSRF --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("csrf", ["missing", "wrong", "another session's"])
+@pytest.mark.parametrize("csrf", ["missing", "wrong", "non-ASCII", "another session's"])
 async def test_sign_in_without_the_sessions_csrf_token_is_refused(
     app: Starlette,
     browser: httpx.AsyncClient,
@@ -392,6 +392,8 @@ async def test_sign_in_without_the_sessions_csrf_token_is_refused(
         del form["csrf_token"]
     elif csrf == "wrong":
         form["csrf_token"] = "x" * len(form["csrf_token"])
+    elif csrf == "non-ASCII":
+        form["csrf_token"] = "é" * len(form["csrf_token"])
     else:
         async with _browser(app) as other:
             form["csrf_token"] = hidden_fields((await other.get(scene.authorization.url())).text)[

@@ -825,3 +825,45 @@ async def test_no_audit_row_holds_a_secret_or_a_token(
                 {"secret": secret},
             )
             assert found == 0, name
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/oauth/token"),
+        ("POST", "/oauth/revoke"),
+        ("POST", "/oauth/introspect"),
+        ("GET", "/oauth/authorize"),
+    ],
+)
+async def test_oauth_over_plain_http_off_localhost_is_refused_cleanly(
+    app: Starlette, factory: Factory, owner_sessions: Sessions, method: str, path: str
+) -> None:
+    """OAuth needs TLS; a request that reached the hub as http on a public name gets a clear 400."""
+    org = await factory.organisation("Plain")
+    credentials = (org.client.client_id, org.client.client_secret)
+    data = {"grant_type": "client_credentials", "token": "x"}
+
+    async def send(base_url: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+            if method == "GET":
+                return await http.get(path, params={"client_id": org.client.client_id})
+            return await http.post(path, data=data, auth=credentials)
+
+    response = await send("http://hub.example")
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "OAuth requests must use HTTPS.",
+    }
+    async with owner_sessions() as session:
+        events = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.org_id == org.id)
+        )
+    assert events == 0
+    # The control: the same request over https is answered by the endpoint itself.
+    control = await send("https://hub.example")
+    assert control.status_code < 500
+    assert "must use HTTPS" not in control.text

@@ -4,6 +4,7 @@ from hub.audit.models import AuditEvent
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
+from hub.grants.models import Grant, GrantRecord
 from hub.keys.models import SigningKey
 from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
 from hub.opportunities.models import Opportunity
@@ -19,6 +20,8 @@ __all__ = [
     "CaseComment",
     "Contact",
     "Customer",
+    "Grant",
+    "GrantRecord",
     "Invitation",
     "Opportunity",
     "Organisation",

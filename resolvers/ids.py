@@ -21,6 +21,7 @@ class NodeType(enum.StrEnum):
     USER = "User"
     API_CLIENT = "ApiClient"
     ORGANISATION = "Organisation"
+    PARTNERSHIP = "Partnership"
 
 
 def encode_id(node_type: NodeType, record_id: uuid.UUID) -> str:

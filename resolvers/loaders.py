@@ -19,7 +19,9 @@ from hub.opportunities.models import Opportunity
 from hub.orgs import client_admin
 from hub.orgs import service as org_service
 from hub.orgs import users as user_admin
-from hub.orgs.models import ApiClient, Invitation, User
+from hub.orgs.models import ApiClient, Invitation, Organisation, User
+from hub.partnerships import service as partnership_service
+from hub.partnerships.models import Partnership
 
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
@@ -66,6 +68,12 @@ class Loaders:
         )
         self.pending_invitation: DataLoader[uuid.UUID, Invitation | None] = _by_id(
             ctx, user_admin.pending_invitations
+        )
+        self.partnership: DataLoader[uuid.UUID, Partnership | None] = _by_id(
+            ctx, partnership_service.get_many
+        )
+        self.organisation: DataLoader[uuid.UUID, Organisation | None] = _by_id(
+            ctx, org_service.get_organisations
         )
         self.contacts_of_customer: DataLoader[uuid.UUID, list[Contact]] = _many_by_id(
             ctx, customer_service.contacts_of

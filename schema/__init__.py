@@ -21,12 +21,17 @@ from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.errors import TypedErrors
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
+from schema.partnerships import Partnership, PartnershipMutation, PartnershipQuery
 from schema.users import User
 from schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery, AdminQuery))
+Query = merge_types(
+    "Query",
+    (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery, PartnershipQuery, AdminQuery),
+)
 Mutation = merge_types(
-    "Mutation", (CustomerMutation, OpportunityMutation, CaseMutation, AdminMutation)
+    "Mutation",
+    (CustomerMutation, OpportunityMutation, CaseMutation, PartnershipMutation, AdminMutation),
 )
 
 
@@ -49,7 +54,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Contact, Opportunity, Case, User, ApiClient],
+        types=[Customer, Contact, Opportunity, Case, User, ApiClient, Partnership],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

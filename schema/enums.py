@@ -9,11 +9,13 @@ from __future__ import annotations
 import strawberry
 
 from hub.access.actor import Role
+from hub.access.partnerships import Side
 from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
 from hub.customers.models import CompanySize, LifecycleStage, Purpose
 from hub.errors import UserErrorCode
 from hub.opportunities.models import OpportunitySource, OpportunityStage
 from hub.orgs.client_admin import GrantType
+from hub.partnerships.models import PartnerRole, PartnershipStatus
 
 for _enum in (
     Role,
@@ -27,8 +29,12 @@ for _enum in (
     UserErrorCode,
     OpportunitySource,
     OpportunityStage,
+    PartnerRole,
+    PartnershipStatus,
 ):
     strawberry.enum(_enum)
+# `Side` alone would say nothing in a schema of many types.
+strawberry.enum(Side, name="PartnershipSide")
 
 __all__ = [
     "CasePriority",
@@ -39,7 +45,10 @@ __all__ = [
     "LifecycleStage",
     "OpportunitySource",
     "OpportunityStage",
+    "PartnerRole",
+    "PartnershipStatus",
     "Purpose",
     "Role",
+    "Side",
     "UserErrorCode",
 ]

@@ -17,16 +17,9 @@ from schema.base import Info, Node
 from schema.cases import Case
 from schema.customers import Contact, Customer
 from schema.opportunities import Opportunity
+from schema.organisations import Organisation
+from schema.partnerships import Partnership
 from schema.users import User
-
-
-@strawberry.type
-class Organisation:
-    id: strawberry.ID
-    name: str
-    slug: str = strawberry.field(
-        description="How an external identity provider names this organisation (its org claim)."
-    )
 
 
 @strawberry.type(description="The caller: its organisation, user or client, and token scopes.")
@@ -37,12 +30,7 @@ class Viewer:
 
     @strawberry.field
     async def organisation(self, info: Info) -> Organisation:
-        record = await resolve_viewer.viewer_organisation(info.context)
-        return Organisation(
-            id=strawberry.ID(encode_id(NodeType.ORGANISATION, record.id)),
-            name=record.name,
-            slug=record.slug,
-        )
+        return Organisation.from_record(await resolve_viewer.viewer_organisation(info.context))
 
     @strawberry.field
     async def user(self, info: Info) -> User | None:
@@ -60,6 +48,7 @@ _CONVERTERS: dict[NodeType, Callable[[Any], Node]] = {
     NodeType.CASE: Case.from_record,
     NodeType.USER: User.from_record,
     NodeType.API_CLIENT: ApiClient.from_record,
+    NodeType.PARTNERSHIP: Partnership.from_record,
 }
 
 

@@ -1,6 +1,15 @@
 """The access layer: the one door every read and write of tenant data goes through."""
 
 from hub.access.actor import Actor, Role
+from hub.access.partnerships import (
+    Side,
+    get_partnership,
+    get_partnerships_many,
+    require_partnership_reader,
+    select_counterpart_ids,
+    select_partnerships,
+    side_of,
+)
 from hub.access.policy import ROLE_SCOPES, grantable_scopes, require_admin, require_scope
 from hub.access.scopes import Scope
 from hub.access.visibility import get_visible, get_visible_many, select_visible
@@ -10,10 +19,17 @@ __all__ = [
     "Actor",
     "Role",
     "Scope",
+    "Side",
+    "get_partnership",
+    "get_partnerships_many",
     "get_visible",
     "get_visible_many",
     "grantable_scopes",
     "require_admin",
+    "require_partnership_reader",
     "require_scope",
+    "select_counterpart_ids",
+    "select_partnerships",
     "select_visible",
+    "side_of",
 ]

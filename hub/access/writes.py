@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Boolean, ColumnElement, literal_column
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,3 +44,36 @@ async def insert_owned_unless_taken(
         .returning(model)
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+async def insert_owned_or_reopen(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    unique: Sequence[str],
+    *,
+    reopen: Mapping[str, Any],
+    reopenable: ColumnElement[bool],
+    **values: Any,
+) -> tuple[M, bool] | None:
+    """Create a `model` row owned by the actor's organisation, or reopen the one holding `unique`.
+
+    The row already there is updated with `reopen` only if `reopenable` holds for it; otherwise
+    nothing changes and the answer is None. One statement (`ON CONFLICT DO UPDATE ... WHERE`)
+    decides, so concurrent requests cannot race past a check. The flag says whether the row is
+    new: PostgreSQL leaves `xmax` zero on a freshly inserted row version, not on an updated one.
+    """
+    statement = (
+        insert(model)
+        .values(org_id=actor.org_id, **values)
+        .on_conflict_do_update(
+            index_elements=["org_id", *unique], set_=dict(reopen), where=reopenable
+        )
+        .returning(model, literal_column("xmax = 0", Boolean))
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    record, created = row
+    return record, bool(created)

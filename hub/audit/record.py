@@ -29,6 +29,11 @@ class EventType(enum.StrEnum):
     USER_ACTIVATED = "user.activated"
     USER_DISABLED = "user.disabled"
     SIGNING_KEY_ADDED = "signing_key.added"
+    PARTNERSHIP_INVITED = "partnership.invited"
+    PARTNERSHIP_ACCEPTED = "partnership.accepted"
+    PARTNERSHIP_SUSPENDED = "partnership.suspended"
+    PARTNERSHIP_RESUMED = "partnership.resumed"
+    PARTNERSHIP_ENDED = "partnership.ended"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ class Case(TenantModel):
         Index("ix_cases_org_id_created_at_id", "org_id", "created_at", "id"),
         Index("ix_cases_org_id_status", "org_id", "status"),
         Index("ix_cases_org_id_customer_id", "org_id", "customer_id"),
+        # A partner's ASSIGNED grant lists the cases it raised from here (ADR 0008).
+        Index("ix_cases_org_id_raised_by_org_id", "org_id", "raised_by_org_id"),
         Index(
             "ix_cases_org_id_subject_trgm",
             "org_id",

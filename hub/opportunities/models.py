@@ -52,6 +52,12 @@ class Opportunity(TenantModel):
         Index("ix_opportunities_org_id_stage", "org_id", "stage"),
         Index("ix_opportunities_org_id_customer_id", "org_id", "customer_id"),
         Index("ix_opportunities_org_id_owner_user_id", "org_id", "owner_user_id"),
+        # A partner's ASSIGNED grant lists its opportunities from here (ADR 0008).
+        Index(
+            "ix_opportunities_org_id_assigned_partnership_id",
+            "org_id",
+            "assigned_partnership_id",
+        ),
         Index(
             "ix_opportunities_org_id_name_trgm",
             "org_id",

@@ -11,15 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.rls import enter_organisation
 from hub.orgs.credentials import normalise_email
-from hub.orgs.models import Organisation, User
-
-# Row-level security lets exactly the organisation with this slug through (migration idp).
-_LOOKING_UP = text("SELECT set_config('hub.idp_org_slug', :slug, true)")
+from hub.orgs.lookup import find_organisation_by_slug
+from hub.orgs.models import User
 
 
 @dataclass(frozen=True)
@@ -34,10 +32,10 @@ async def find_member(session: AsyncSession, org_slug: str, email: str) -> Membe
     Enters the organisation for the rest of the transaction: users are read through row-level
     security, so a user of another organisation is never found.
     """
-    await session.execute(_LOOKING_UP, {"slug": org_slug})
-    org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == org_slug))
-    if org_id is None:
+    organisation = await find_organisation_by_slug(session, org_slug)
+    if organisation is None:
         return None
+    org_id = organisation.id
     await enter_organisation(session, org_id)
     user_id = await session.scalar(
         select(User.id).where(

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKeyConstraint, Index, func
+from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKeyConstraint, Index, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import TenantModel
@@ -35,8 +35,17 @@ class Partnership(TenantModel):
     __table_args__ = (
         ForeignKeyConstraint(["org_id"], ["organisations.id"]),
         ForeignKeyConstraint(["partner_org_id"], ["organisations.id"]),
+        CheckConstraint("org_id <> partner_org_id", name="not_self"),
         Index("uq_partnerships_org_id_partner_org_id", "org_id", "partner_org_id", unique=True),
         Index("ix_partnerships_partner_org_id", "partner_org_id"),
+        # Grants name (partnership, partner) together; this lets a foreign key keep them equal.
+        Index(
+            "uq_partnerships_org_id_id_partner_org_id",
+            "org_id",
+            "id",
+            "partner_org_id",
+            unique=True,
+        ),
     )
 
     partner_org_id: Mapped[uuid.UUID]

@@ -1,0 +1,1 @@
+"""Grants: how an owner shares records with a partner, for a purpose, field by field."""

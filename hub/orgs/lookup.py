@@ -3,7 +3,7 @@
 Row-level security shows an actor only its own organisation and those it is partnered with.
 Two steps must name a stranger first: an external identity provider's token (which names the
 organisation to enter) and an owner inviting a new partner. Both open exactly the one row
-named by `hub.idp_org_slug` (policy `identity_provider_lookup`), read it, and close it again.
+named by `hub.lookup_org_slug` (policy `lookup_by_slug`), read it, and close it again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.orgs.models import Organisation
 
-_OPEN = text("SELECT set_config('hub.idp_org_slug', :slug, true)")
+_OPEN = text("SELECT set_config('hub.lookup_org_slug', :slug, true)")
 
 
 async def find_organisation_by_slug(session: AsyncSession, slug: str) -> Organisation | None:

@@ -1,5 +1,8 @@
 """Grants and their explicit records (ADR 0008); indexes that serve partner visibility.
 
+Also renames the one-organisation lookup by slug: it serves partnership invitations as well as
+external identity providers now, so neither its policy nor its setting is named after the latter.
+
 Revision ID: 20261123_grants
 Revises: 20261123_partners
 """
@@ -23,6 +26,11 @@ def _enum(name: str, values: tuple[str, ...]) -> sa.Enum:
 
 
 def upgrade() -> None:
+    op.execute("DROP POLICY identity_provider_lookup ON organisations")
+    op.execute(
+        "CREATE POLICY lookup_by_slug ON organisations FOR SELECT "
+        "USING (slug = current_setting('hub.lookup_org_slug', true))"
+    )
     op.create_index(
         "uq_partnerships_org_id_id_partner_org_id",
         "partnerships",
@@ -137,3 +145,8 @@ def downgrade() -> None:
     op.drop_index("ix_cases_org_id_raised_by_org_id", table_name="cases")
     op.drop_index("ix_opportunities_org_id_assigned_partnership_id", table_name="opportunities")
     op.drop_index("uq_partnerships_org_id_id_partner_org_id", table_name="partnerships")
+    op.execute("DROP POLICY lookup_by_slug ON organisations")
+    op.execute(
+        "CREATE POLICY identity_provider_lookup ON organisations FOR SELECT "
+        "USING (slug = current_setting('hub.idp_org_slug', true))"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.customers import service
+from hub.customers import consent, service
 from hub.customers.models import Contact, Customer
 from hub.pagination import Page, PageRequest
 from resolvers.context import RequestContext
@@ -38,3 +38,9 @@ async def add_contact(
     ctx: RequestContext, build: Callable[[], service.AddContact]
 ) -> Outcome[Contact]:
     return await ctx.mutate(service.add_contact, build)
+
+
+async def set_consent(
+    ctx: RequestContext, build: Callable[[], consent.SetConsent]
+) -> Outcome[Customer]:
+    return await ctx.mutate(consent.set_consent, build)

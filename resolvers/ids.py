@@ -22,6 +22,7 @@ class NodeType(enum.StrEnum):
     API_CLIENT = "ApiClient"
     ORGANISATION = "Organisation"
     PARTNERSHIP = "Partnership"
+    GRANT = "Grant"
 
 
 def encode_id(node_type: NodeType, record_id: uuid.UUID) -> str:

@@ -14,6 +14,8 @@ from hub.cases import service as case_service
 from hub.cases.models import Case, CaseComment
 from hub.customers import service as customer_service
 from hub.customers.models import Contact, Customer
+from hub.grants import service as grant_service
+from hub.grants.models import Grant
 from hub.opportunities import service as opportunity_service
 from hub.opportunities.models import Opportunity
 from hub.orgs import client_admin
@@ -71,6 +73,10 @@ class Loaders:
         )
         self.partnership: DataLoader[uuid.UUID, Partnership | None] = _by_id(
             ctx, partnership_service.get_many
+        )
+        self.grant: DataLoader[uuid.UUID, Grant | None] = _by_id(ctx, grant_service.get_many)
+        self.records_of_grant: DataLoader[uuid.UUID, list[uuid.UUID]] = _many_by_id(
+            ctx, grant_service.records_of
         )
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = _by_id(
             ctx, org_service.get_organisations

@@ -27,6 +27,7 @@ async def load_node(ctx: RequestContext, global_id: str) -> tuple[NodeType, Any]
         NodeType.USER: loaders.user,
         NodeType.API_CLIENT: loaders.api_client,
         NodeType.PARTNERSHIP: loaders.partnership,
+        NodeType.GRANT: loaders.grant,
     }
     loader = by_type.get(node_type)
     if loader is None:

@@ -20,6 +20,7 @@ from schema.admin import AdminMutation, AdminQuery, ApiClient
 from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.errors import TypedErrors
+from schema.grants import Grant, GrantMutation, GrantQuery
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
 from schema.partnerships import Partnership, PartnershipMutation, PartnershipQuery
 from schema.users import User
@@ -27,11 +28,26 @@ from schema.viewer import ViewerQuery
 
 Query = merge_types(
     "Query",
-    (ViewerQuery, CustomerQuery, OpportunityQuery, CaseQuery, PartnershipQuery, AdminQuery),
+    (
+        ViewerQuery,
+        CustomerQuery,
+        OpportunityQuery,
+        CaseQuery,
+        PartnershipQuery,
+        GrantQuery,
+        AdminQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (CustomerMutation, OpportunityMutation, CaseMutation, PartnershipMutation, AdminMutation),
+    (
+        CustomerMutation,
+        OpportunityMutation,
+        CaseMutation,
+        PartnershipMutation,
+        GrantMutation,
+        AdminMutation,
+    ),
 )
 
 
@@ -54,7 +70,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Contact, Opportunity, Case, User, ApiClient, Partnership],
+        types=[Customer, Contact, Opportunity, Case, User, ApiClient, Partnership, Grant],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

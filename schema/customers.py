@@ -8,7 +8,7 @@ from datetime import datetime
 
 import strawberry
 
-from hub.customers import service
+from hub.customers import consent, service
 from hub.customers.models import Contact as ContactRecord
 from hub.customers.models import Customer as CustomerRecord
 from resolvers import customers as resolve
@@ -173,6 +173,20 @@ class AddContactInput:
         )
 
 
+@strawberry.input
+class SetConsentInput:
+    customer_id: strawberry.ID
+    purpose: Purpose
+    given: bool = strawberry.field(description="true records consent; false withdraws it.")
+
+    def to_command(self) -> consent.SetConsent:
+        return consent.SetConsent(
+            customer_id=decode_id(self.customer_id, NodeType.CUSTOMER, field="customerId"),
+            purpose=self.purpose,
+            given=self.given,
+        )
+
+
 @strawberry.type
 class CustomerPayload:
     customer: Customer | None
@@ -227,3 +241,12 @@ class CustomerMutation:
         outcome = await resolve.add_contact(info.context, input.to_command)
         contact = Contact.from_record(outcome.value) if outcome.value else None
         return AddContactPayload(contact=contact, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation(
+        description="Record or withdraw the customer's consent to share its data with partners "
+        "for one purpose; partners see the effect on their next request."
+    )
+    async def set_consent(self, info: Info, input: SetConsentInput) -> CustomerPayload:
+        outcome = await resolve.set_consent(info.context, input.to_command)
+        customer = Customer.from_record(outcome.value) if outcome.value else None
+        return CustomerPayload(customer=customer, user_errors=user_errors(outcome.errors))

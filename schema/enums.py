@@ -13,6 +13,8 @@ from hub.access.partnerships import Side
 from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
 from hub.customers.models import CompanySize, LifecycleStage, Purpose
 from hub.errors import UserErrorCode
+from hub.grants.masking import PersonalField
+from hub.grants.models import Access, FieldVisibility, RecordType, Selection
 from hub.opportunities.models import OpportunitySource, OpportunityStage
 from hub.orgs.client_admin import GrantType
 from hub.partnerships.models import PartnerRole, PartnershipStatus
@@ -23,6 +25,7 @@ for _enum in (
     CaseStatus,
     CommentVisibility,
     CompanySize,
+    FieldVisibility,
     GrantType,
     LifecycleStage,
     Purpose,
@@ -31,24 +34,33 @@ for _enum in (
     OpportunityStage,
     PartnerRole,
     PartnershipStatus,
+    PersonalField,
+    RecordType,
 ):
     strawberry.enum(_enum)
-# `Side` alone would say nothing in a schema of many types.
+# `Side`, `Access` or `Selection` alone would say nothing in a schema of many types.
 strawberry.enum(Side, name="PartnershipSide")
+strawberry.enum(Access, name="GrantAccess")
+strawberry.enum(Selection, name="GrantSelection")
 
 __all__ = [
+    "Access",
     "CasePriority",
     "CaseStatus",
     "CommentVisibility",
     "CompanySize",
+    "FieldVisibility",
     "GrantType",
     "LifecycleStage",
     "OpportunitySource",
     "OpportunityStage",
     "PartnerRole",
     "PartnershipStatus",
+    "PersonalField",
     "Purpose",
+    "RecordType",
     "Role",
+    "Selection",
     "Side",
     "UserErrorCode",
 ]

@@ -16,6 +16,7 @@ from schema.admin import ApiClient
 from schema.base import Info, Node
 from schema.cases import Case
 from schema.customers import Contact, Customer
+from schema.grants import Grant
 from schema.opportunities import Opportunity
 from schema.organisations import Organisation
 from schema.partnerships import Partnership
@@ -49,6 +50,7 @@ _CONVERTERS: dict[NodeType, Callable[[Any], Node]] = {
     NodeType.USER: User.from_record,
     NodeType.API_CLIENT: ApiClient.from_record,
     NodeType.PARTNERSHIP: Partnership.from_record,
+    NodeType.GRANT: Grant.from_record,
 }
 
 

@@ -1,6 +1,14 @@
 """The access layer: the one door every read and write of tenant data goes through."""
 
 from hub.access.actor import Actor, Role
+from hub.access.grants import (
+    get_grant,
+    get_grant_to_change,
+    get_grants_many,
+    is_live,
+    select_grant_records,
+    select_grants,
+)
 from hub.access.partnerships import (
     Side,
     get_partnership,
@@ -20,15 +28,21 @@ __all__ = [
     "Role",
     "Scope",
     "Side",
+    "get_grant",
+    "get_grant_to_change",
+    "get_grants_many",
     "get_partnership",
     "get_partnerships_many",
     "get_visible",
     "get_visible_many",
     "grantable_scopes",
+    "is_live",
     "require_admin",
     "require_partnership_reader",
     "require_scope",
     "select_counterpart_ids",
+    "select_grant_records",
+    "select_grants",
     "select_partnerships",
     "select_visible",
     "side_of",

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, ColumnElement, literal_column
+from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,16 @@ async def insert_owned(session: AsyncSession, actor: Actor, model: type[M], **va
     await session.flush()
     await session.refresh(record)
     return record
+
+
+async def insert_owned_many(
+    session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Create many `model` rows owned by the actor's organisation in one statement."""
+    if rows:
+        await session.execute(
+            plain_insert(model), [{**row, "org_id": actor.org_id} for row in rows]
+        )
 
 
 async def insert_owned_unless_taken(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.access.actor import Actor
 from hub.audit.models import HUB_ORG, AuditEvent
 
 
@@ -34,6 +35,10 @@ class EventType(enum.StrEnum):
     PARTNERSHIP_SUSPENDED = "partnership.suspended"
     PARTNERSHIP_RESUMED = "partnership.resumed"
     PARTNERSHIP_ENDED = "partnership.ended"
+    GRANT_CREATED = "grant.created"
+    GRANT_UPDATED = "grant.updated"
+    GRANT_REVOKED = "grant.revoked"
+    CONSENT_CHANGED = "consent.changed"
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,23 @@ async def record(session: AsyncSession, event: Event) -> None:
             source_address=_address(event.source_address),
             details=event.details,
         )
+    )
+
+
+async def record_act(
+    session: AsyncSession, actor: Actor, event_type: EventType, details: dict[str, Any]
+) -> None:
+    """Append what `actor` did, filed under its own organisation with its user or client."""
+    await record(
+        session,
+        Event(
+            type=event_type,
+            org_id=actor.org_id,
+            client_id=actor.client_id,
+            user_id=actor.user_id,
+            request_id=actor.request_id,
+            details=details,
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from hub.customers.models import Purpose
 from hub.db import TenantModel
@@ -91,7 +91,8 @@ class Grant(TenantModel):
     record_type: Mapped[RecordType] = mapped_column(_enum(RecordType))
     access: Mapped[Access] = mapped_column(_enum(Access))
     selection: Mapped[Selection] = mapped_column(_enum(Selection))
-    segment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # SQL NULL, not JSON `null`, for "no segment": the check constraint tests `IS NOT NULL`.
+    segment: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     purpose: Mapped[Purpose] = mapped_column(_enum(Purpose))
     field_policy: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -102,6 +103,9 @@ class Grant(TenantModel):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # Not a column: whether the grant lets data flow now, computed by PostgreSQL when the access
+    # layer reads the grant (`hub.access.grants.select_grants`), never cached in between.
+    live: Mapped[bool | None] = query_expression()
 
 
 class GrantRecord(TenantModel):

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Scope
 from hub.access.scopes import ALL_SCOPES
-from hub.audit.record import Event, EventType, record
+from hub.audit.record import EventType, record_act
 from hub.errors import InvalidInput, UserErrorCode
 from hub.orgs.clients import create_client
 from hub.orgs.credentials import hash_secret, new_secret
@@ -288,14 +288,4 @@ async def _audit(
     **details: object,
 ) -> None:
     """Who did what to which client. Details name the client, never its secret or hash."""
-    await record(
-        session,
-        Event(
-            type=event_type,
-            org_id=actor.org_id,
-            client_id=actor.client_id,
-            user_id=actor.user_id,
-            request_id=actor.request_id,
-            details={"client_id": client.client_id, **details},
-        ),
-    )
+    await record_act(session, actor, event_type, {"client_id": client.client_id, **details})

@@ -20,7 +20,7 @@ from hub import access
 from hub.access import Actor, Role
 from hub.access.rls import enter_organisation
 from hub.access.writes import insert_owned, insert_owned_unless_taken
-from hub.audit.record import Event, EventType, record
+from hub.audit.record import Event, EventType, record, record_act
 from hub.errors import InvalidInput, UserErrorCode
 from hub.orgs.credentials import digest_token, hash_secret, normalise_email
 from hub.orgs.models import Invitation, Organisation, User
@@ -247,14 +247,4 @@ async def _audit(
     session: AsyncSession, actor: Actor, event_type: EventType, user: User, **details: object
 ) -> None:
     """Who did what to which user. Details name the user by id: no address, token or hash."""
-    await record(
-        session,
-        Event(
-            type=event_type,
-            org_id=actor.org_id,
-            client_id=actor.client_id,
-            user_id=actor.user_id,
-            request_id=actor.request_id,
-            details={"user_id": str(user.id), **details},
-        ),
-    )
+    await record_act(session, actor, event_type, {"user_id": str(user.id), **details})

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Side
 from hub.access.writes import insert_owned_or_reopen
-from hub.audit.record import Event, EventType, record
+from hub.audit.record import EventType, record_act
 from hub.errors import Forbidden, InvalidInput, UserErrorCode
+from hub.grants.service import revoke_grants_of
 from hub.orgs.lookup import find_organisation_by_slug
 from hub.pagination import Page, PageRequest, fetch_page
 from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
@@ -117,7 +118,8 @@ async def invite_partner(
 
     An unknown slug gets NOT_FOUND and nothing more, so inviting cannot be used to learn about
     organisations. One partnership row exists per pair: an ENDED one is reopened as INVITED
-    with the new role (same id, its history in the audit trail); any other is a DUPLICATE.
+    with the new role (same id, its history in the audit trail) and its old grants revoked, so
+    sharing starts again only from grants made anew; any other is a DUPLICATE.
     """
     access.require_admin(actor)
     checks = Checks()
@@ -151,6 +153,8 @@ async def invite_partner(
         )
     partnership, created = opened
     await _audit(session, actor, EventType.PARTNERSHIP_INVITED, partnership, reopened=not created)
+    if not created:
+        await revoke_grants_of(session, actor, partnership, reason="partnership_reopened")
     return partnership
 
 
@@ -202,21 +206,16 @@ async def _audit(
     **details: object,
 ) -> None:
     """Who changed which partnership, under the acting organisation (see the module notes)."""
-    await record(
+    await record_act(
         session,
-        Event(
-            type=event_type,
-            org_id=actor.org_id,
-            client_id=actor.client_id,
-            user_id=actor.user_id,
-            request_id=actor.request_id,
-            details={
-                "partnership_id": str(partnership.id),
-                "owner_org_id": str(partnership.org_id),
-                "partner_org_id": str(partnership.partner_org_id),
-                "role": partnership.role.value,
-                "status": partnership.status.value,
-                **details,
-            },
-        ),
+        actor,
+        event_type,
+        {
+            "partnership_id": str(partnership.id),
+            "owner_org_id": str(partnership.org_id),
+            "partner_org_id": str(partnership.partner_org_id),
+            "role": partnership.role.value,
+            "status": partnership.status.value,
+            **details,
+        },
     )

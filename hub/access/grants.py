@@ -17,6 +17,7 @@ from sqlalchemy.orm import with_expression
 
 from hub.access.actor import Actor
 from hub.access.partnerships import Side, side_of
+from hub.access.visibility import rows_by_id
 from hub.errors import Forbidden, NotFound
 from hub.grants.models import Grant, GrantRecord
 from hub.partnerships.models import Partnership, PartnershipStatus
@@ -71,11 +72,7 @@ async def get_grants_many(
     session: AsyncSession, actor: Actor, grant_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Grant]:
     """Grants by id in one statement, from either side; any other id is simply missing."""
-    ids = list(set(grant_ids))
-    if not ids:
-        return {}
-    rows = await session.scalars(select_grants(actor).where(Grant.id.in_(ids)))
-    return {row.id: row for row in rows}
+    return await rows_by_id(session, select_grants(actor), Grant, grant_ids)
 
 
 async def get_grant_to_change(

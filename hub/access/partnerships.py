@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.actor import Actor
 from hub.access.policy import require_admin
 from hub.access.scopes import Scope
+from hub.access.visibility import rows_by_id
 from hub.errors import NotFound
 from hub.partnerships.models import Partnership
 
@@ -74,11 +75,7 @@ async def get_partnerships_many(
     session: AsyncSession, actor: Actor, partnership_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Partnership]:
     """The actor's partnerships by id in one statement; any other id is simply missing."""
-    ids = list(set(partnership_ids))
-    if not ids:
-        return {}
-    rows = await session.scalars(select_partnerships(actor).where(Partnership.id.in_(ids)))
-    return {row.id: row for row in rows}
+    return await rows_by_id(session, select_partnerships(actor), Partnership, partnership_ids)
 
 
 def select_counterpart_ids(actor: Actor) -> CompoundSelect[tuple[uuid.UUID]]:

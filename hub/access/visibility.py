@@ -48,8 +48,15 @@ async def get_visible_many(
     session: AsyncSession, actor: Actor, model: type[M], record_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, M]:
     """Visible records by id in one statement; invisible ids are simply missing."""
+    return await rows_by_id(session, select_visible(actor, model), model, record_ids)
+
+
+async def rows_by_id(
+    session: AsyncSession, visible: Select[M], model: type[M], record_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, M]:
+    """The rows of `visible` with these ids, in one statement; other ids are simply missing."""
     ids = list(set(record_ids))
     if not ids:
         return {}
-    rows = await session.scalars(select_visible(actor, model).where(model.id.in_(ids)))
+    rows = await session.scalars(visible.where(model.id.in_(ids)))
     return {row.id: row for row in rows}

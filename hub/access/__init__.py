@@ -11,6 +11,7 @@ from hub.access.grants import (
 )
 from hub.access.partnerships import (
     Side,
+    get_owned_partnership,
     get_partnership,
     get_partnerships_many,
     require_partnership_reader,
@@ -20,7 +21,14 @@ from hub.access.partnerships import (
 )
 from hub.access.policy import ROLE_SCOPES, grantable_scopes, require_admin, require_scope
 from hub.access.scopes import Scope
-from hub.access.visibility import get_visible, get_visible_many, select_visible
+from hub.access.visibility import (
+    get_owned,
+    get_owned_many,
+    get_visible,
+    get_visible_many,
+    select_owned,
+    select_visible,
+)
 
 __all__ = [
     "ROLE_SCOPES",
@@ -31,6 +39,9 @@ __all__ = [
     "get_grant",
     "get_grant_to_change",
     "get_grants_many",
+    "get_owned",
+    "get_owned_many",
+    "get_owned_partnership",
     "get_partnership",
     "get_partnerships_many",
     "get_visible",
@@ -43,6 +54,7 @@ __all__ = [
     "select_counterpart_ids",
     "select_grant_records",
     "select_grants",
+    "select_owned",
     "select_partnerships",
     "select_visible",
     "side_of",

@@ -82,6 +82,8 @@ async def get_grant_to_change(
 
     The partner side may read the grant but never change it: FORBIDDEN, since it already knows
     the grant exists. Anyone else gets `NotFound`. The lock makes concurrent changes take turns.
+    Two reads on purpose: row-level security gives the partner no UPDATE policy on grants, so
+    its locking read would find nothing and answer NOT_FOUND instead of FORBIDDEN.
     """
     grant = await get_grant(session, actor, grant_id, field=field)
     if side_of(actor, grant.org_id) is Side.PARTNER:

@@ -19,7 +19,7 @@ from hub.access.actor import Actor
 from hub.access.policy import require_admin
 from hub.access.scopes import Scope
 from hub.access.visibility import rows_by_id
-from hub.errors import NotFound
+from hub.errors import Forbidden, NotFound
 from hub.partnerships.models import Partnership
 
 
@@ -68,6 +68,25 @@ async def get_partnership(
     partnership = (await session.scalars(statement)).one_or_none()
     if partnership is None:
         raise NotFound(field)
+    return partnership
+
+
+async def get_owned_partnership(
+    session: AsyncSession,
+    actor: Actor,
+    partnership_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    field: str = "id",
+) -> Partnership:
+    """A partnership the actor's organisation owns, for sharing through it.
+
+    The partner side knows the partnership, so it is told no (FORBIDDEN) rather than "absent";
+    anyone else gets `NotFound`.
+    """
+    partnership = await get_partnership(session, actor, partnership_id, lock=lock, field=field)
+    if side_of(actor, partnership.org_id) is Side.PARTNER:
+        raise Forbidden("Only the owner of a partnership may share through it.")
     return partnership
 
 

@@ -20,9 +20,17 @@ from hub.errors import NotFound
 M = TypeVar("M", bound=TenantModel)
 
 
+def select_owned(actor: Actor, model: type[M]) -> Select[M]:
+    """A SELECT of the `model` rows the actor's organisation owns: what it may write or share.
+
+    Partner grants will widen what an actor sees (`select_visible`), never what it owns.
+    """
+    return select(model).where(model.org_id == actor.org_id)
+
+
 def select_visible(actor: Actor, model: type[M]) -> Select[M]:
     """A SELECT of the `model` rows `actor` may see."""
-    return select(model).where(model.org_id == actor.org_id)
+    return select_owned(actor, model)
 
 
 async def get_visible(
@@ -35,7 +43,31 @@ async def get_visible(
     field: str = "id",
 ) -> M:
     """One visible record, or `NotFound` whether it is absent or merely not visible."""
-    statement = select_visible(actor, model).where(model.id == record_id)
+    return await _one(session, select_visible(actor, model), model, record_id, lock, field)
+
+
+async def get_owned(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    record_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    field: str = "id",
+) -> M:
+    """One record the actor's organisation owns, or `NotFound` like an absent one."""
+    return await _one(session, select_owned(actor, model), model, record_id, lock, field)
+
+
+async def _one(
+    session: AsyncSession,
+    statement: Select[M],
+    model: type[M],
+    record_id: uuid.UUID,
+    lock: bool,
+    field: str,
+) -> M:
+    statement = statement.where(model.id == record_id)
     if lock:
         statement = statement.with_for_update()
     record = (await session.scalars(statement)).one_or_none()
@@ -49,6 +81,13 @@ async def get_visible_many(
 ) -> dict[uuid.UUID, M]:
     """Visible records by id in one statement; invisible ids are simply missing."""
     return await rows_by_id(session, select_visible(actor, model), model, record_ids)
+
+
+async def get_owned_many(
+    session: AsyncSession, actor: Actor, model: type[M], record_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, M]:
+    """Owned records by id in one statement; any other id is simply missing."""
+    return await rows_by_id(session, select_owned(actor, model), model, record_ids)
 
 
 async def rows_by_id(

@@ -15,7 +15,6 @@ from hub import access
 from hub.access import Actor, Scope
 from hub.audit.record import EventType, record_act
 from hub.customers.models import Customer, Purpose
-from hub.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,10 @@ async def set_consent(session: AsyncSession, actor: Actor, command: SetConsent) 
     does, because what the record allows changed. Asking for what is already so writes nothing.
     """
     access.require_scope(actor, Scope.CUSTOMERS_WRITE)
-    customer = await access.get_visible(
+    # Consent is recorded by the organisation that owns the customer, never by a partner.
+    customer = await access.get_owned(
         session, actor, Customer, command.customer_id, lock=True, field="customerId"
     )
-    if customer.org_id != actor.org_id:
-        raise Forbidden("Consent is recorded by the organisation that owns the customer.")
     purposes = set(customer.consent_purposes)
     if (command.purpose.value in purposes) == command.given:
         return customer

@@ -37,13 +37,13 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
-from hub.access import Actor, Side
+from hub.access import Actor
 from hub.access.writes import insert_owned, insert_owned_many
 from hub.audit.record import EventType, record_act
 from hub.cases.models import Case
 from hub.customers.models import Customer
 from hub.db import TenantModel
-from hub.errors import Conflict, Forbidden, InvalidInput, UserErrorCode
+from hub.errors import Conflict, InvalidInput, UserErrorCode
 from hub.grants.masking import PersonalField, combined_policy
 from hub.grants.models import (
     Access,
@@ -330,16 +330,10 @@ def actor_reference(actor: Actor) -> str:
 async def _owned_partnership(
     session: AsyncSession, actor: Actor, partnership_id: uuid.UUID
 ) -> Partnership:
-    """The caller's partnership as owner, open to new grants.
-
-    The partner side knows the partnership, so it is told no (FORBIDDEN) rather than "absent".
-    The row stays locked, so the partnership cannot end while a grant is being made under it.
-    """
-    partnership = await access.get_partnership(
+    """The caller's partnership as owner, open to new grants (locked: it cannot end meanwhile)."""
+    partnership = await access.get_owned_partnership(
         session, actor, partnership_id, lock=True, field="partnershipId"
     )
-    if access.side_of(actor, partnership.org_id) is Side.PARTNER:
-        raise Forbidden("Only the owner of a partnership may share through it.")
     if partnership.status is PartnershipStatus.ENDED:
         raise InvalidInput.on(
             "partnershipId",
@@ -429,7 +423,8 @@ async def _check_records(
         )
         return frozenset()
     wanted = [ref.record_id if ref.record_type is record_type else None for ref in records]
-    found = await access.get_visible_many(
+    # Only the organisation's own records: records shared with it are not its to share.
+    found = await access.get_owned_many(
         session,
         actor,
         RECORD_MODELS[record_type],
@@ -437,8 +432,7 @@ async def _check_records(
     )
     seen: set[uuid.UUID] = set()
     for index, record_id in enumerate(wanted):
-        # Only the organisation's own records: records shared with it are not its to share.
-        if record_id is None or record_id not in found or found[record_id].org_id != actor.org_id:
+        if record_id is None or record_id not in found:
             checks.fail_item("recordIds", index, UserErrorCode.NOT_FOUND, "No such record.")
         elif record_id in seen:
             checks.fail_item("recordIds", index, UserErrorCode.DUPLICATE, "This entry is repeated.")

@@ -24,7 +24,7 @@ from schema.base import (
 )
 from schema.customers import Customer
 from schema.enums import CasePriority, CaseStatus, CommentVisibility
-from schema.inputs import optional_id
+from schema.inputs import OWNER_FILTER, optional_id, owner_filter
 from schema.users import User
 
 
@@ -120,6 +120,7 @@ class CaseOrder:
 
 @strawberry.input
 class CaseFilter:
+    owner: strawberry.ID | None = strawberry.field(default=None, description=OWNER_FILTER)
     status: CaseStatus | None = None
     priority: CasePriority | None = None
     customer_id: strawberry.ID | None = None
@@ -196,7 +197,10 @@ class AddCaseCommentPayload:
 
 @strawberry.type
 class CaseQuery:
-    @strawberry.field(description="Cases of the caller's organisation.")
+    @strawberry.field(
+        description="Cases of the caller's organisation, and those owners share with it as "
+        "their partner under a live grant."
+    )
     async def cases(
         self,
         info: Info,
@@ -210,6 +214,7 @@ class CaseQuery:
         page = await resolve.list_cases(
             info.context,
             service.CaseFilter(
+                owner_org_id=owner_filter(where.owner),
                 status=where.status,
                 priority=where.priority,
                 customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),

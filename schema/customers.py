@@ -23,15 +23,29 @@ from schema.base import (
     user_errors,
 )
 from schema.enums import CompanySize, LifecycleStage, Purpose
-from schema.inputs import maybe
+from schema.inputs import OWNER_FILTER, maybe, owner_filter
+
+PERSONAL = (
+    "Personal data. On a contact another organisation shares with the caller it follows the "
+    "grant's field policy: VISIBLE as is, MASKED as a hint ({mask}), HIDDEN as null."
+)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A person at a customer. Shared with a partner only under a CUSTOMERS grant, "
+    "each personal field per that grant's field policy."
+)
 class Contact(Node):
-    full_name: str
-    email: str | None
-    phone: str | None
-    job_title: str | None
+    full_name: str | None = strawberry.field(
+        description=PERSONAL.format(mask="initials, e.g. 'A. L.'")
+    )
+    email: str | None = strawberry.field(
+        description=PERSONAL.format(mask="first letter and domain, e.g. 'a•••@example.com'")
+    )
+    phone: str | None = strawberry.field(
+        description=PERSONAL.format(mask="the last two digits, e.g. '•••••••42'")
+    )
+    job_title: str | None = strawberry.field(description=PERSONAL.format(mask="'•••'"))
     created_at: datetime
 
     @staticmethod
@@ -100,6 +114,7 @@ class CustomerOrder:
 
 @strawberry.input
 class CustomerFilter:
+    owner: strawberry.ID | None = strawberry.field(default=None, description=OWNER_FILTER)
     region: str | None = None
     lifecycle_stage: LifecycleStage | None = None
     search: str | None = strawberry.field(default=None, description="Part of the name.")
@@ -201,7 +216,10 @@ class AddContactPayload:
 
 @strawberry.type
 class CustomerQuery:
-    @strawberry.field(description="Customers of the caller's organisation.")
+    @strawberry.field(
+        description="Customers of the caller's organisation, and those owners share with it "
+        "as their partner under a live grant."
+    )
     async def customers(
         self,
         info: Info,
@@ -214,7 +232,12 @@ class CustomerQuery:
         order = order_by or CustomerOrder()
         page = await resolve.list_customers(
             info.context,
-            service.CustomerFilter(where.region, where.lifecycle_stage, where.search),
+            service.CustomerFilter(
+                owner_org_id=owner_filter(where.owner),
+                region=where.region,
+                lifecycle_stage=where.lifecycle_stage,
+                search=where.search,
+            ),
             service.CustomerOrder(order.field.value, order.direction is OrderDirection.DESC),
             first,
             after,

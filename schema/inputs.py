@@ -36,3 +36,14 @@ def maybe(value: T | None, field: str = "", *, nullable: bool = True) -> Maybe[T
 def optional_id(value: strawberry.ID | None, node_type: NodeType, field: str) -> uuid.UUID | None:
     """A filter's optional global id as a uuid."""
     return decode_id(value, node_type, field=field) if value is not None else None
+
+
+OWNER_FILTER = (
+    "Only records this organisation owns: the caller's own organisation, or an owner that "
+    "shares with the caller as its partner. An organisation sharing nothing gives no records."
+)
+
+
+def owner_filter(value: strawberry.ID | None) -> uuid.UUID | None:
+    """The `owner` filter of a list: an organisation's global id as a uuid."""
+    return optional_id(value, NodeType.ORGANISATION, "owner")

@@ -24,7 +24,7 @@ from schema.base import (
 )
 from schema.customers import Customer
 from schema.enums import OpportunitySource, OpportunityStage
-from schema.inputs import maybe, optional_id
+from schema.inputs import OWNER_FILTER, maybe, optional_id, owner_filter
 from schema.users import User
 
 
@@ -38,7 +38,10 @@ class Opportunity(Node):
     expected_close_date: date | None
     source: OpportunitySource
     next_step: str | None
-    internal_notes: str | None = strawberry.field(description="Never shared with partners.")
+    internal_notes: str | None = strawberry.field(
+        description="Never shared with partners: null on an opportunity another organisation "
+        "shares with the caller."
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -95,8 +98,11 @@ class OpportunityOrder:
 
 @strawberry.input
 class OpportunityFilter:
+    owner: strawberry.ID | None = strawberry.field(default=None, description=OWNER_FILTER)
     stage: OpportunityStage | None = None
-    owner_id: strawberry.ID | None = None
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The user responsible for the opportunity."
+    )
     customer_id: strawberry.ID | None = None
     search: str | None = strawberry.field(default=None, description="Part of the name.")
 
@@ -175,7 +181,10 @@ class OpportunityPayload:
 
 @strawberry.type
 class OpportunityQuery:
-    @strawberry.field(description="Opportunities of the caller's organisation.")
+    @strawberry.field(
+        description="Opportunities of the caller's organisation, and those owners share with "
+        "it as their partner under a live grant."
+    )
     async def opportunities(
         self,
         info: Info,
@@ -189,6 +198,7 @@ class OpportunityQuery:
         page = await resolve.list_opportunities(
             info.context,
             service.OpportunityFilter(
+                owner_org_id=owner_filter(where.owner),
                 stage=where.stage,
                 owner_user_id=optional_id(where.owner_id, NodeType.USER, "ownerId"),
                 customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),

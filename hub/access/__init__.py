@@ -1,6 +1,7 @@
 """The access layer: the one door every read and write of tenant data goes through."""
 
 from hub.access.actor import Actor, Role
+from hub.access.disclosure import covering_grants, disclose, disclose_by_id, disclose_page
 from hub.access.grants import (
     get_grant,
     get_grant_to_change,
@@ -20,22 +21,31 @@ from hub.access.partnerships import (
     side_of,
 )
 from hub.access.policy import ROLE_SCOPES, grantable_scopes, require_admin, require_scope
+from hub.access.received import ReceivedGrant, forget_received_grants, received_grants
 from hub.access.scopes import Scope
 from hub.access.visibility import (
     get_owned,
     get_owned_many,
+    get_to_change,
     get_visible,
     get_visible_many,
     select_owned,
     select_visible,
+    visible_where,
 )
 
 __all__ = [
     "ROLE_SCOPES",
     "Actor",
+    "ReceivedGrant",
     "Role",
     "Scope",
     "Side",
+    "covering_grants",
+    "disclose",
+    "disclose_by_id",
+    "disclose_page",
+    "forget_received_grants",
     "get_grant",
     "get_grant_to_change",
     "get_grants_many",
@@ -44,10 +54,12 @@ __all__ = [
     "get_owned_partnership",
     "get_partnership",
     "get_partnerships_many",
+    "get_to_change",
     "get_visible",
     "get_visible_many",
     "grantable_scopes",
     "is_live",
+    "received_grants",
     "require_admin",
     "require_partnership_reader",
     "require_scope",
@@ -58,4 +70,5 @@ __all__ = [
     "select_partnerships",
     "select_visible",
     "side_of",
+    "visible_where",
 ]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import with_expression
 
 from hub.access.actor import Actor
 from hub.access.partnerships import Side, side_of
-from hub.access.visibility import rows_by_id
+from hub.access.rows import rows_by_id
 from hub.errors import Forbidden, NotFound
 from hub.grants.models import Grant, GrantRecord
 from hub.partnerships.models import Partnership, PartnershipStatus

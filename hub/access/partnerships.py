@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
 from hub.access.policy import require_admin
+from hub.access.rows import rows_by_id
 from hub.access.scopes import Scope
-from hub.access.visibility import rows_by_id
 from hub.errors import Forbidden, NotFound
 from hub.partnerships.models import Partnership
 

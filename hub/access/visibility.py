@@ -1,7 +1,8 @@
 """Visibility composed into SQL: what an actor may see, as a WHERE clause.
 
-Today an actor sees its own organisation's records; partner grants extend this module, and
-nothing outside it decides visibility. Row-level security repeats the rule in PostgreSQL.
+An actor sees its own organisation's records and, as a partner, the owners' records its live
+grants share (ADR 0008); nothing outside the access layer decides visibility. Row-level
+security repeats the rule in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import uuid
 from collections.abc import Iterable
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
+from hub.access.coverage import covers, grants_for
+from hub.access.received import received_grants
+from hub.access.rows import rows_by_id
 from hub.db import TenantModel
-from hub.errors import NotFound
+from hub.errors import Forbidden, NotFound
 
 M = TypeVar("M", bound=TenantModel)
 
@@ -28,9 +32,29 @@ def select_owned(actor: Actor, model: type[M]) -> Select[M]:
     return select(model).where(model.org_id == actor.org_id)
 
 
-def select_visible(actor: Actor, model: type[M]) -> Select[M]:
-    """A SELECT of the `model` rows `actor` may see."""
-    return select_owned(actor, model)
+async def select_visible(
+    session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
+) -> Select[M]:
+    """A SELECT of the `model` rows `actor` may see: its own, and those its live grants share.
+
+    `owner` narrows to one owning organisation (a partner's per-owner view); an owner the
+    actor has no live grant from gives no rows, exactly like an owner with no records.
+    """
+    return select(model).where(await visible_where(session, actor, model, owner=owner))
+
+
+async def visible_where(
+    session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
+) -> ColumnElement[bool]:
+    """The WHERE clause of `select_visible`, for statements that select more than the rows."""
+    sources: list[ColumnElement[bool]] = []
+    if owner is None or owner == actor.org_id:
+        sources.append(model.org_id == actor.org_id)
+    if owner != actor.org_id:
+        for grant in grants_for(model, await received_grants(session, actor)):
+            if owner is None or owner == grant.owner_id:
+                sources.append(covers(model, grant))
+    return or_(false(), *sources)
 
 
 async def get_visible(
@@ -43,7 +67,9 @@ async def get_visible(
     field: str = "id",
 ) -> M:
     """One visible record, or `NotFound` whether it is absent or merely not visible."""
-    return await _one(session, select_visible(actor, model), model, record_id, lock, field)
+    return await _one(
+        session, await select_visible(session, actor, model), model, record_id, lock, field
+    )
 
 
 async def get_owned(
@@ -57,6 +83,35 @@ async def get_owned(
 ) -> M:
     """One record the actor's organisation owns, or `NotFound` like an absent one."""
     return await _one(session, select_owned(actor, model), model, record_id, lock, field)
+
+
+async def get_to_change(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    record_id: uuid.UUID,
+    *,
+    lock: bool = False,
+    field: str = "id",
+) -> M:
+    """A record the actor's organisation owns, to change or to build on.
+
+    A record another organisation shares with the actor answers `Forbidden`, since the actor
+    already knows it exists; anything else answers `NotFound`, like an absent record.
+    """
+    try:
+        return await get_owned(session, actor, model, record_id, lock=lock, field=field)
+    except NotFound:
+        if await _shared_with(session, actor, model, record_id):
+            raise Forbidden("Only the owner of this record may change it.") from None
+        raise
+
+
+async def _shared_with(
+    session: AsyncSession, actor: Actor, model: type[M], record_id: uuid.UUID
+) -> bool:
+    statement = (await select_visible(session, actor, model)).where(model.id == record_id)
+    return (await session.scalars(statement.with_only_columns(model.id))).first() is not None
 
 
 async def _one(
@@ -80,7 +135,7 @@ async def get_visible_many(
     session: AsyncSession, actor: Actor, model: type[M], record_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, M]:
     """Visible records by id in one statement; invisible ids are simply missing."""
-    return await rows_by_id(session, select_visible(actor, model), model, record_ids)
+    return await rows_by_id(session, await select_visible(session, actor, model), model, record_ids)
 
 
 async def get_owned_many(
@@ -88,14 +143,3 @@ async def get_owned_many(
 ) -> dict[uuid.UUID, M]:
     """Owned records by id in one statement; any other id is simply missing."""
     return await rows_by_id(session, select_owned(actor, model), model, record_ids)
-
-
-async def rows_by_id(
-    session: AsyncSession, visible: Select[M], model: type[M], record_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, M]:
-    """The rows of `visible` with these ids, in one statement; other ids are simply missing."""
-    ids = list(set(record_ids))
-    if not ids:
-        return {}
-    rows = await session.scalars(visible.where(model.id.in_(ids)))
-    return {row.id: row for row in rows}

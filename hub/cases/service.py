@@ -24,6 +24,7 @@ from hub.validation import Checks
 
 @dataclass(frozen=True)
 class CaseFilter:
+    owner_org_id: uuid.UUID | None = None
     status: CaseStatus | None = None
     priority: CasePriority | None = None
     customer_id: uuid.UUID | None = None
@@ -73,7 +74,7 @@ async def list_cases(
     session: AsyncSession, actor: Actor, where: CaseFilter, order: CaseOrder, page: PageRequest
 ) -> Page[Case]:
     access.require_scope(actor, Scope.CASES_READ)
-    statement = access.select_visible(actor, Case)
+    statement = await access.select_visible(session, actor, Case, owner=where.owner_org_id)
     if where.status is not None:
         statement = statement.where(Case.status == where.status)
     if where.priority is not None:
@@ -85,14 +86,16 @@ async def list_cases(
     if where.search:
         statement = statement.where(contains_text(Case.subject, where.search))
     column = _ORDER_COLUMNS[order.field]
-    return await fetch_page(session, Case, statement, [column], order.descending, page)
+    found = await fetch_page(session, Case, statement, [column], order.descending, page)
+    return await access.disclose_page(session, actor, Case, found)
 
 
 async def get_many(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Case]:
     access.require_scope(actor, Scope.CASES_READ)
-    return await access.get_visible_many(session, actor, Case, ids)
+    found = await access.get_visible_many(session, actor, Case, ids)
+    return await access.disclose_by_id(session, actor, Case, found)
 
 
 async def comments_of(
@@ -101,12 +104,13 @@ async def comments_of(
     """Comments of many cases in one statement, oldest first."""
     access.require_scope(actor, Scope.CASES_READ)
     statement = (
-        access.select_visible(actor, CaseComment)
+        (await access.select_visible(session, actor, CaseComment))
         .where(CaseComment.case_id.in_(set(case_ids)))
         .order_by(CaseComment.created_at, CaseComment.id)
     )
+    rows = (await session.scalars(statement)).all()
     grouped: dict[uuid.UUID, list[CaseComment]] = defaultdict(list)
-    for comment in await session.scalars(statement):
+    for comment in await access.disclose(session, actor, CaseComment, rows):
         grouped[comment.case_id].append(comment)
     return grouped
 
@@ -118,9 +122,9 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
     checks.text("subject", command.subject, max_length=200, required=True)
     checks.text("description", command.description, max_length=20_000, required=True)
     checks.done()
-    await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
+    await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
     if command.assignee_user_id is not None:
-        await access.get_visible(session, actor, User, command.assignee_user_id, field="assigneeId")
+        await access.get_owned(session, actor, User, command.assignee_user_id, field="assigneeId")
     now = datetime.now(UTC)
     first_response, resolution = SLA_TARGETS[command.priority]
     return await insert_owned(
@@ -144,7 +148,7 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
 async def transition_case(session: AsyncSession, actor: Actor, command: TransitionCase) -> Case:
     """Move a case along the state machine, stamping the SLA timestamps it reaches."""
     access.require_scope(actor, Scope.CASES_WRITE)
-    case = await access.get_visible(
+    case = await access.get_to_change(
         session, actor, Case, command.case_id, lock=True, field="caseId"
     )
     if command.version is not None and case.version != command.version:
@@ -191,7 +195,7 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
     checks = Checks()
     checks.text("body", command.body, max_length=20_000, required=True)
     checks.done()
-    case = await access.get_visible(
+    case = await access.get_to_change(
         session, actor, Case, command.case_id, lock=True, field="caseId"
     )
     if case.first_responded_at is None and command.visibility is CommentVisibility.SHARED:

@@ -21,6 +21,7 @@ from hub.values import UNSET, Maybe
 
 @dataclass(frozen=True)
 class CustomerFilter:
+    owner_org_id: uuid.UUID | None = None
     region: str | None = None
     lifecycle_stage: LifecycleStage | None = None
     search: str | None = None
@@ -81,7 +82,7 @@ async def list_customers(
     page: PageRequest,
 ) -> Page[Customer]:
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    statement = access.select_visible(actor, Customer)
+    statement = await access.select_visible(session, actor, Customer, owner=where.owner_org_id)
     if where.region is not None:
         statement = statement.where(Customer.region == where.region)
     if where.lifecycle_stage is not None:
@@ -89,21 +90,24 @@ async def list_customers(
     if where.search:
         statement = statement.where(contains_text(Customer.name, where.search))
     column = _ORDER_COLUMNS[order.field]
-    return await fetch_page(session, Customer, statement, [column], order.descending, page)
+    found = await fetch_page(session, Customer, statement, [column], order.descending, page)
+    return await access.disclose_page(session, actor, Customer, found)
 
 
 async def get_many(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Customer]:
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    return await access.get_visible_many(session, actor, Customer, ids)
+    found = await access.get_visible_many(session, actor, Customer, ids)
+    return await access.disclose_by_id(session, actor, Customer, found)
 
 
 async def get_contacts(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Contact]:
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    return await access.get_visible_many(session, actor, Contact, ids)
+    found = await access.get_visible_many(session, actor, Contact, ids)
+    return await access.disclose_by_id(session, actor, Contact, found)
 
 
 async def contacts_of(
@@ -112,12 +116,15 @@ async def contacts_of(
     """Contacts of many customers in one statement, for the per-request loader."""
     access.require_scope(actor, Scope.CUSTOMERS_READ)
     statement = (
-        access.select_visible(actor, Contact)
+        (await access.select_visible(session, actor, Contact))
         .where(Contact.customer_id.in_(set(customer_ids)))
         .order_by(Contact.full_name, Contact.id)
     )
+    contacts = await access.disclose(
+        session, actor, Contact, (await session.scalars(statement)).all()
+    )
     grouped: dict[uuid.UUID, list[Contact]] = defaultdict(list)
-    for contact in await session.scalars(statement):
+    for contact in contacts:
         grouped[contact.customer_id].append(contact)
     return grouped
 
@@ -182,7 +189,7 @@ async def update_customer(session: AsyncSession, actor: Actor, command: UpdateCu
         country=command.country,
     )
     checks.done()
-    customer = await access.get_visible(
+    customer = await access.get_to_change(
         session, actor, Customer, command.customer_id, lock=True, field="customerId"
     )
     if customer.version != command.version:
@@ -214,7 +221,7 @@ async def add_contact(session: AsyncSession, actor: Actor, command: AddContact) 
     checks.text("phone", command.phone, max_length=40, required=False)
     checks.text("jobTitle", command.job_title, max_length=120, required=False)
     checks.done()
-    await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
+    await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
     return await insert_owned(
         session,
         actor,

@@ -24,6 +24,7 @@ from hub.values import UNSET, Maybe
 
 @dataclass(frozen=True)
 class OpportunityFilter:
+    owner_org_id: uuid.UUID | None = None
     stage: OpportunityStage | None = None
     owner_user_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
@@ -82,7 +83,7 @@ async def list_opportunities(
     page: PageRequest,
 ) -> Page[Opportunity]:
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
-    statement = access.select_visible(actor, Opportunity)
+    statement = await access.select_visible(session, actor, Opportunity, owner=where.owner_org_id)
     if where.stage is not None:
         statement = statement.where(Opportunity.stage == where.stage)
     if where.owner_user_id is not None:
@@ -92,14 +93,16 @@ async def list_opportunities(
     if where.search:
         statement = statement.where(contains_text(Opportunity.name, where.search))
     column = _ORDER_COLUMNS[order.field]
-    return await fetch_page(session, Opportunity, statement, [column], order.descending, page)
+    found = await fetch_page(session, Opportunity, statement, [column], order.descending, page)
+    return await access.disclose_page(session, actor, Opportunity, found)
 
 
 async def get_many(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Opportunity]:
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
-    return await access.get_visible_many(session, actor, Opportunity, ids)
+    found = await access.get_visible_many(session, actor, Opportunity, ids)
+    return await access.disclose_by_id(session, actor, Opportunity, found)
 
 
 def _check_fields(
@@ -141,9 +144,9 @@ async def create_opportunity(
         internal_notes=command.internal_notes,
     )
     checks.done()
-    await access.get_visible(session, actor, Customer, command.customer_id, field="customerId")
+    await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
     if command.owner_user_id is not None:
-        await access.get_visible(session, actor, User, command.owner_user_id, field="ownerId")
+        await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
     return await insert_owned(
         session,
         actor,
@@ -178,13 +181,13 @@ async def update_opportunity(
         internal_notes=command.internal_notes,
     )
     checks.done()
-    opportunity = await access.get_visible(
+    opportunity = await access.get_to_change(
         session, actor, Opportunity, command.opportunity_id, lock=True, field="opportunityId"
     )
     if opportunity.version != command.version:
         raise Conflict()
     if isinstance(command.owner_user_id, uuid.UUID):
-        await access.get_visible(session, actor, User, command.owner_user_id, field="ownerId")
+        await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
     changes = {
         "name": command.name,
         "stage": command.stage,

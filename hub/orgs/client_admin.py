@@ -73,7 +73,7 @@ class ClientWithSecret:
 async def list_clients(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[ApiClient]:
     """The organisation's clients, oldest first, disabled ones included (they are history)."""
     access.require_admin(actor)
-    statement = access.select_visible(actor, ApiClient)
+    statement = access.select_owned(actor, ApiClient)
     return await fetch_page(session, ApiClient, statement, [ApiClient.created_at], False, page)
 
 
@@ -82,7 +82,7 @@ async def get_many(
 ) -> dict[uuid.UUID, ApiClient]:
     """Clients by id for `node(id:)`; only admins learn which clients exist."""
     access.require_admin(actor)
-    return await access.get_visible_many(session, actor, ApiClient, ids)
+    return await access.get_owned_many(session, actor, ApiClient, ids)
 
 
 async def register(
@@ -134,7 +134,7 @@ async def rotate_secret(
     off too, disable the client.
     """
     access.require_admin(actor)
-    client = await access.get_visible(
+    client = await access.get_owned(
         session, actor, ApiClient, command.client_id, lock=True, field="clientId"
     )
     if client.public:
@@ -161,7 +161,7 @@ async def disable(session: AsyncSession, actor: Actor, command: DisableClient) -
     another admin client or user can.
     """
     access.require_admin(actor)
-    client = await access.get_visible(
+    client = await access.get_owned(
         session, actor, ApiClient, command.client_id, lock=True, field="clientId"
     )
     if client.disabled_at is not None:

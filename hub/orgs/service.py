@@ -25,7 +25,7 @@ async def get_users(
     session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, User]:
     """People of the caller's organisation by id; used to show owners and assignees."""
-    return await access.get_visible_many(session, actor, User, ids)
+    return await access.get_owned_many(session, actor, User, ids)
 
 
 async def get_organisations(

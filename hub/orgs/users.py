@@ -76,7 +76,7 @@ def invitation_url(base_url: str, org_id: uuid.UUID, token: str) -> str:
 async def list_users(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[User]:
     """The organisation's people, oldest first, disabled and invited ones included."""
     access.require_admin(actor)
-    statement = access.select_visible(actor, User)
+    statement = access.select_owned(actor, User)
     return await fetch_page(session, User, statement, [User.created_at], False, page)
 
 
@@ -85,7 +85,7 @@ async def pending_invitations(
 ) -> dict[uuid.UUID, Invitation]:
     """Each user's invitation that can still be accepted; for the per-request loader."""
     access.require_admin(actor)
-    statement = access.select_visible(actor, Invitation).where(
+    statement = access.select_owned(actor, Invitation).where(
         Invitation.user_id.in_(set(user_ids)),
         Invitation.accepted_at.is_(None),
         Invitation.expires_at > datetime.now(UTC),
@@ -148,9 +148,7 @@ async def disable_user(session: AsyncSession, actor: Actor, command: DisableUser
     An admin cannot disable themself: the last admin could otherwise lock everyone out.
     """
     access.require_admin(actor)
-    user = await access.get_visible(
-        session, actor, User, command.user_id, lock=True, field="userId"
-    )
+    user = await access.get_owned(session, actor, User, command.user_id, lock=True, field="userId")
     if user.disabled_at is not None:
         return user
     if user.id == actor.user_id:

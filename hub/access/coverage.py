@@ -1,0 +1,126 @@
+"""What one live grant shares, as a SQL predicate on the shared table's own columns (ADR 0008).
+
+Each predicate names the owner first, so the owner's indexes serve it: an ASSIGNED grant on
+opportunities is `(org_id, assigned_partnership_id)`, an EXPLICIT one the grant's record list.
+The part a partner cannot evaluate itself (the customer's consent and the customer attributes of
+a segment) is the set `hub_grant_customer_ids(grant)`, computed by PostgreSQL as a definer
+function that re-checks the grant is live. Row-level security asks the same of every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, Uuid, and_, func, literal, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute
+
+from hub.access.received import ReceivedGrant
+from hub.cases.models import Case, CaseComment, CommentVisibility
+from hub.customers.models import Contact, Customer
+from hub.db import TenantModel
+from hub.grants.models import GrantRecord, RecordType, Selection
+from hub.grants.segments import Segment, SegmentKey
+from hub.opportunities.models import Opportunity
+
+Predicate = Callable[[ReceivedGrant], ColumnElement[bool]]
+
+
+def _customers_reached(grant: ReceivedGrant) -> Any:
+    """The owner's customers this grant reaches: consented to its purpose, fitting its segment."""
+    return select(func.hub_grant_customer_ids(literal(grant.id, Uuid)).column_valued())
+
+
+def _explicit_records(grant: ReceivedGrant) -> Any:
+    return select(GrantRecord.record_id).where(
+        GrantRecord.org_id == grant.owner_id, GrantRecord.grant_id == grant.id
+    )
+
+
+def segment_allows(
+    segment: Segment | None, key: SegmentKey, column: InstrumentedAttribute[Any]
+) -> ColumnElement[bool]:
+    """The rule's conditions on one record attribute; `hub_segment_allows` in SQL says the same.
+
+    An `include` list demands one of its values (an empty attribute fails); an `exclude` list
+    refuses its values (an empty attribute passes).
+    """
+    if segment is None:
+        return true()
+    conditions: list[ColumnElement[bool]] = []
+    if key in segment.include:
+        conditions.append(column.in_(segment.include[key]))
+    if key in segment.exclude:
+        conditions.append(or_(column.is_(None), column.not_in(segment.exclude[key])))
+    return and_(true(), *conditions)
+
+
+def _customer(grant: ReceivedGrant) -> ColumnElement[bool]:
+    return and_(Customer.org_id == grant.owner_id, Customer.id.in_(_customers_reached(grant)))
+
+
+def _contact(grant: ReceivedGrant) -> ColumnElement[bool]:
+    return and_(
+        Contact.org_id == grant.owner_id, Contact.customer_id.in_(_customers_reached(grant))
+    )
+
+
+def _opportunity(grant: ReceivedGrant) -> ColumnElement[bool]:
+    if grant.selection is Selection.ASSIGNED:
+        selected = Opportunity.assigned_partnership_id == grant.partnership_id
+    elif grant.selection is Selection.EXPLICIT:
+        selected = Opportunity.id.in_(_explicit_records(grant))
+    else:
+        selected = segment_allows(grant.segment, SegmentKey.STAGE, Opportunity.stage)
+    return and_(
+        Opportunity.org_id == grant.owner_id,
+        selected,
+        Opportunity.customer_id.in_(_customers_reached(grant)),
+    )
+
+
+def _case(grant: ReceivedGrant) -> ColumnElement[bool]:
+    if grant.selection is Selection.ASSIGNED:
+        selected = Case.raised_by_org_id == grant.partner_org_id
+    elif grant.selection is Selection.EXPLICIT:
+        selected = Case.id.in_(_explicit_records(grant))
+    else:
+        selected = and_(
+            segment_allows(grant.segment, SegmentKey.STATUS, Case.status),
+            segment_allows(grant.segment, SegmentKey.PRIORITY, Case.priority),
+        )
+    return and_(
+        Case.org_id == grant.owner_id, selected, Case.customer_id.in_(_customers_reached(grant))
+    )
+
+
+def _case_comment(grant: ReceivedGrant) -> ColumnElement[bool]:
+    """SHARED comments on a shared case; INTERNAL ones never cross."""
+    return and_(
+        CaseComment.org_id == grant.owner_id,
+        CaseComment.visibility == CommentVisibility.SHARED,
+        CaseComment.case_id.in_(select(Case.id).where(_case(grant))),
+    )
+
+
+# Which grants share which table, and how. Tables not named here are never shared.
+SHARED: dict[type[TenantModel], tuple[RecordType, Predicate]] = {
+    Customer: (RecordType.CUSTOMERS, _customer),
+    Contact: (RecordType.CUSTOMERS, _contact),
+    Opportunity: (RecordType.OPPORTUNITIES, _opportunity),
+    Case: (RecordType.CASES, _case),
+    CaseComment: (RecordType.CASES, _case_comment),
+}
+
+
+def grants_for(model: type[TenantModel], grants: tuple[ReceivedGrant, ...]) -> list[ReceivedGrant]:
+    """The grants that can share rows of `model`."""
+    shared = SHARED.get(model)
+    if shared is None:
+        return []
+    return [grant for grant in grants if grant.record_type is shared[0]]
+
+
+def covers(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:
+    """The rows of `model` that `grant` shares."""
+    return SHARED[model][1](grant)

@@ -32,7 +32,9 @@ from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, Commen
 from hub.cases.states import SLA_TARGETS
 from hub.customers.models import CompanySize, Contact, Customer, LifecycleStage, Purpose
 from hub.db import Base
+from hub.demo_sharing import GRANTS, grant_rows
 from hub.errors import HubError
+from hub.grants.models import Grant, GrantRecord
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.clients import register_client
 from hub.orgs.models import Organisation, User
@@ -54,6 +56,7 @@ PARTNER_SCOPES: tuple[str, ...] = tuple(
     for scope in (
         Scope.CUSTOMERS_READ,
         Scope.OPPORTUNITIES_READ,
+        Scope.OPPORTUNITIES_WRITE,
         Scope.CASES_READ,
         Scope.CASES_WRITE,
         Scope.DEALS_REGISTER,
@@ -485,6 +488,8 @@ INSERT_ORDER: tuple[type[Base], ...] = (
     Opportunity,
     Case,
     CaseComment,
+    Grant,
+    GrantRecord,
 )
 
 
@@ -511,6 +516,17 @@ async def seed_demo(
     for owner in OWNERS:
         tenant = _Tenant(owner, org_ids[owner.slug], org_ids[DISTRIBUTOR.slug])
         _add_tenant_rows(context, tenant, tables)
+    grants, records = grant_rows(
+        GRANTS,
+        org_ids=org_ids,
+        partnerships=tables.rows[Partnership],
+        customers=tables.rows[Customer],
+        new_id=context.new_id,
+        rng=context.rng,
+        now=context.now,
+    )
+    tables.add(Grant, grants)
+    tables.add(GrantRecord, records)
     for model in INSERT_ORDER:
         await session.execute(insert(model), tables.rows[model])
     return DemoCredentials(await _register_clients(session, org_ids))

@@ -34,6 +34,10 @@ async def transition_case(
     return await ctx.mutate(service.transition_case, build)
 
 
+async def rate_case(ctx: RequestContext, build: Callable[[], service.RateCase]) -> Outcome[Case]:
+    return await ctx.mutate(service.rate_case, build)
+
+
 async def add_case_comment(
     ctx: RequestContext, build: Callable[[], service.AddCaseComment]
 ) -> Outcome[CaseComment]:

@@ -25,6 +25,7 @@ from schema.base import (
 from schema.customers import Customer
 from schema.enums import CasePriority, CaseStatus, CommentVisibility
 from schema.inputs import OWNER_FILTER, optional_id, owner_filter
+from schema.organisations import Organisation
 from schema.users import User
 
 
@@ -63,6 +64,15 @@ class Case(Node):
     record_id: strawberry.Private[uuid.UUID]
     customer_id: strawberry.Private[uuid.UUID]
     assignee_user_id: strawberry.Private[uuid.UUID | None]
+    raised_by_org_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="The organisation that raised the case: the owner, or the caller when it "
+        "raised it as a partner (another partner's case shows as the owner's)."
+    )
+    async def raised_by(self, info: Info) -> Organisation | None:
+        record = await info.context.loaders.organisation.load(self.raised_by_org_id)
+        return Organisation.from_record(record) if record else None
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
@@ -101,6 +111,7 @@ class Case(Node):
             record_id=record.id,
             customer_id=record.customer_id,
             assignee_user_id=record.assignee_user_id,
+            raised_by_org_id=record.raised_by_org_id,
         )
 
 
@@ -183,6 +194,17 @@ class AddCaseCommentInput:
         )
 
 
+@strawberry.input(description="Rate a closed case, 1 (poor) to 5 (excellent).")
+class RateCaseInput:
+    case_id: strawberry.ID
+    score: int
+
+    def to_command(self) -> service.RateCase:
+        return service.RateCase(
+            case_id=decode_id(self.case_id, NodeType.CASE, field="caseId"), score=self.score
+        )
+
+
 @strawberry.type
 class CasePayload:
     case: Case | None
@@ -239,6 +261,15 @@ class CaseMutation:
     @strawberry.mutation
     async def transition_case(self, info: Info, input: TransitionCaseInput) -> CasePayload:
         outcome = await resolve.transition_case(info.context, input.to_command)
+        case = Case.from_record(outcome.value) if outcome.value else None
+        return CasePayload(case=case, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation(
+        description="Record satisfaction with a closed case: its owner, or a partner with a "
+        "CONTRIBUTE grant on it (a distributor rating the cases it raised)."
+    )
+    async def rate_case(self, info: Info, input: RateCaseInput) -> CasePayload:
+        outcome = await resolve.rate_case(info.context, input.to_command)
         case = Case.from_record(outcome.value) if outcome.value else None
         return CasePayload(case=case, user_errors=user_errors(outcome.errors))
 

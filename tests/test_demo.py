@@ -14,19 +14,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.scopes import ALL_SCOPES, Scope
+from hub.app import create_app
 from hub.cases.models import CasePriority, CaseStatus
-from hub.db import create_engine, session_factory
+from hub.db import app_role_url, create_engine, session_factory
 from hub.demo import DemoAlreadySeeded, DemoCredentials, seed_demo
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
 from hub.opportunities.models import OpportunityStage
 from hub.orgs.credentials import verify_secret
+from hub.settings import Settings
+from tests import tokens
 
 # A fixed anchor: two seeds agree even when the test runs across midnight.
 DEMO_NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -49,6 +53,8 @@ SEEDED_TABLES = (
     "opportunities",
     "cases",
     "case_comments",
+    "grants",
+    "grant_records",
 )
 
 
@@ -324,3 +330,57 @@ def test_credentials_json_has_the_shape_the_cli_writes(demo: DemoDatabase) -> No
         assert client["client_secret"] == issued.client_secret
         assert client["scopes"] == list(issued.scopes)
         assert all(isinstance(scope, str) for scope in client["scopes"])
+
+
+SHARED = """query { customers(first: 100) { edges { node { id contacts { email phone } } } }
+    opportunities(first: 100) { edges { node { id internalNotes } } }
+    cases(first: 100) { edges { node { id raisedBy { name } } } }
+    grants(first: 50) { edges { node { recordType selection purpose live } } } }"""
+
+
+async def test_each_partner_sees_sharing_at_work_with_its_printed_credentials(
+    demo: DemoDatabase,
+) -> None:
+    """Through the API, as a new user would: each partner's client sees what its grants share."""
+    owner_url = demo.engine.url.render_as_string(hide_password=False)
+    app = create_app(
+        Settings(issuer="http://hub.test", audience="partner-hub"), app_role_url(owner_url, None)
+    )
+    seen: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            for client in demo.credentials.clients:
+                if client.organisation in OWNERS:
+                    continue
+                token = await tokens.client_credentials(http, client)  # type: ignore[arg-type]
+                response = await tokens.graphql(http, token, SHARED)
+                assert "errors" not in response.json(), response.text
+                seen[client.organisation] = {
+                    name: [edge["node"] for edge in page["edges"]]
+                    for name, page in response.json()["data"].items()
+                }
+
+    litware, adventure, fabrikam = seen[RESELLER], seen[SUPPLIER], seen[DISTRIBUTOR]
+    # Litware: its assigned deals (no internal notes) and their customers, e-mail masked.
+    assert litware["opportunities"] and litware["customers"]
+    assert {node["internalNotes"] for node in litware["opportunities"]} == {None}
+    contacts = [contact for node in litware["customers"] for contact in node["contacts"]]
+    assert contacts and all(
+        "•" in contact["email"] and contact["phone"] is None for contact in contacts
+    )
+    assert sorted(grant["live"] for grant in litware["grants"]) == [False, True, True]
+    # Adventure Works: six named customers for marketing, phone masked; its revoked case grant
+    # shows nothing.
+    assert len(adventure["customers"]) == 6 and not adventure["cases"]
+    contacts = [contact for node in adventure["customers"] for contact in node["contacts"]]
+    assert contacts and all(
+        "@" in contact["email"] and "•" not in contact["email"] for contact in contacts
+    )
+    assert all(contact["phone"] is None or "•" in contact["phone"] for contact in contacts)
+    assert {grant["selection"] for grant in adventure["grants"]} == {"EXPLICIT", "SEGMENT"}
+    # Fabrikam: the cases it raised for both owners, and each owner's regional segment.
+    assert {node["raisedBy"]["name"] for node in fabrikam["cases"]} == {DISTRIBUTOR}
+    assert fabrikam["customers"] and fabrikam["opportunities"]
+    purposes = {grant["purpose"] for grants in seen.values() for grant in grants["grants"]}
+    assert purposes == {"SALES", "SERVICE", "MARKETING"}

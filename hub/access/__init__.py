@@ -1,6 +1,7 @@
 """The access layer: the one door every read and write of tenant data goes through."""
 
 from hub.access.actor import Actor, Role
+from hub.access.changes import PARTNER_MAY_CHANGE, Creation, creating_for, get_to_change
 from hub.access.disclosure import covering_grants, disclose, disclose_by_id, disclose_page
 from hub.access.grants import (
     get_grant,
@@ -26,7 +27,6 @@ from hub.access.scopes import Scope
 from hub.access.visibility import (
     get_owned,
     get_owned_many,
-    get_to_change,
     get_visible,
     get_visible_many,
     select_owned,
@@ -35,13 +35,16 @@ from hub.access.visibility import (
 )
 
 __all__ = [
+    "PARTNER_MAY_CHANGE",
     "ROLE_SCOPES",
     "Actor",
+    "Creation",
     "ReceivedGrant",
     "Role",
     "Scope",
     "Side",
     "covering_grants",
+    "creating_for",
     "disclose",
     "disclose_by_id",
     "disclose_page",

@@ -9,17 +9,18 @@ function that re-checks the grant is live. Row-level security asks the same of e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Uuid, and_, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Uuid, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.access.received import ReceivedGrant
 from hub.cases.models import Case, CaseComment, CommentVisibility
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
-from hub.grants.models import GrantRecord, RecordType, Selection
+from hub.grants.models import Access, GrantRecord, RecordType, Selection
 from hub.grants.segments import Segment, SegmentKey
 from hub.opportunities.models import Opportunity
 
@@ -38,7 +39,9 @@ def _explicit_records(grant: ReceivedGrant) -> Any:
 
 
 def segment_allows(
-    segment: Segment | None, key: SegmentKey, column: InstrumentedAttribute[Any]
+    segment: Segment | None,
+    key: SegmentKey,
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
 ) -> ColumnElement[bool]:
     """The rule's conditions on one record attribute; `hub_segment_allows` in SQL says the same.
 
@@ -103,6 +106,26 @@ def _case_comment(grant: ReceivedGrant) -> ColumnElement[bool]:
     )
 
 
+def admits(
+    grant: ReceivedGrant, customer_id: uuid.UUID, attributes: Mapping[SegmentKey, str | None]
+) -> ColumnElement[bool]:
+    """Whether a new record of this customer, with these attributes, falls inside `grant`.
+
+    ASSIGNED admits what the partner creates (it is assigned to, or raised by, the partner);
+    SEGMENT what its rule admits; EXPLICIT nothing, since it names records that exist.
+    """
+    if grant.selection is Selection.EXPLICIT:
+        return false()
+    conditions: list[ColumnElement[bool]] = [
+        literal(customer_id, Uuid).in_(_customers_reached(grant))
+    ]
+    if grant.selection is Selection.SEGMENT:
+        conditions.extend(
+            segment_allows(grant.segment, key, literal(value)) for key, value in attributes.items()
+        )
+    return and_(*conditions)
+
+
 # Which grants share which table, and how. Tables not named here are never shared.
 SHARED: dict[type[TenantModel], tuple[RecordType, Predicate]] = {
     Customer: (RecordType.CUSTOMERS, _customer),
@@ -113,12 +136,20 @@ SHARED: dict[type[TenantModel], tuple[RecordType, Predicate]] = {
 }
 
 
-def grants_for(model: type[TenantModel], grants: tuple[ReceivedGrant, ...]) -> list[ReceivedGrant]:
-    """The grants that can share rows of `model`."""
+def grants_for(
+    model: type[TenantModel],
+    grants: tuple[ReceivedGrant, ...],
+    at_least: Access = Access.READ,
+) -> list[ReceivedGrant]:
+    """The grants that share rows of `model` with at least the access `at_least`."""
     shared = SHARED.get(model)
     if shared is None:
         return []
-    return [grant for grant in grants if grant.record_type is shared[0]]
+    return [
+        grant
+        for grant in grants
+        if grant.record_type is shared[0] and grant.access.includes(at_least)
+    ]
 
 
 def covers(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:

@@ -19,7 +19,8 @@ from hub.access.coverage import covers, grants_for
 from hub.access.received import received_grants
 from hub.access.rows import rows_by_id
 from hub.db import TenantModel
-from hub.errors import Forbidden, NotFound
+from hub.errors import NotFound
+from hub.grants.models import Access
 
 M = TypeVar("M", bound=TenantModel)
 
@@ -33,25 +34,39 @@ def select_owned(actor: Actor, model: type[M]) -> Select[M]:
 
 
 async def select_visible(
-    session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    *,
+    owner: uuid.UUID | None = None,
+    at_least: Access = Access.READ,
 ) -> Select[M]:
     """A SELECT of the `model` rows `actor` may see: its own, and those its live grants share.
 
     `owner` narrows to one owning organisation (a partner's per-owner view); an owner the
     actor has no live grant from gives no rows, exactly like an owner with no records.
     """
-    return select(model).where(await visible_where(session, actor, model, owner=owner))
+    where = await visible_where(session, actor, model, owner=owner, at_least=at_least)
+    return select(model).where(where)
 
 
 async def visible_where(
-    session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    *,
+    owner: uuid.UUID | None = None,
+    at_least: Access = Access.READ,
 ) -> ColumnElement[bool]:
-    """The WHERE clause of `select_visible`, for statements that select more than the rows."""
+    """The WHERE clause of `select_visible`, for statements that select more than the rows.
+
+    `at_least` counts only grants with that access: CONTRIBUTE for rows a partner may change.
+    """
     sources: list[ColumnElement[bool]] = []
     if owner is None or owner == actor.org_id:
         sources.append(model.org_id == actor.org_id)
     if owner != actor.org_id:
-        for grant in grants_for(model, await received_grants(session, actor)):
+        for grant in grants_for(model, await received_grants(session, actor), at_least):
             if owner is None or owner == grant.owner_id:
                 sources.append(covers(model, grant))
     return or_(false(), *sources)
@@ -83,35 +98,6 @@ async def get_owned(
 ) -> M:
     """One record the actor's organisation owns, or `NotFound` like an absent one."""
     return await _one(session, select_owned(actor, model), model, record_id, lock, field)
-
-
-async def get_to_change(
-    session: AsyncSession,
-    actor: Actor,
-    model: type[M],
-    record_id: uuid.UUID,
-    *,
-    lock: bool = False,
-    field: str = "id",
-) -> M:
-    """A record the actor's organisation owns, to change or to build on.
-
-    A record another organisation shares with the actor answers `Forbidden`, since the actor
-    already knows it exists; anything else answers `NotFound`, like an absent record.
-    """
-    try:
-        return await get_owned(session, actor, model, record_id, lock=lock, field=field)
-    except NotFound:
-        if await _shared_with(session, actor, model, record_id):
-            raise Forbidden("Only the owner of this record may change it.") from None
-        raise
-
-
-async def _shared_with(
-    session: AsyncSession, actor: Actor, model: type[M], record_id: uuid.UUID
-) -> bool:
-    statement = (await select_visible(session, actor, model)).where(model.id == record_id)
-    return (await session.scalars(statement.with_only_columns(model.id))).first() is not None
 
 
 async def _one(

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
+from hub.access.changes import Creation
 from hub.db import TenantModel
 
 M = TypeVar("M", bound=TenantModel)
@@ -23,6 +24,22 @@ async def insert_owned(session: AsyncSession, actor: Actor, model: type[M], **va
     side of the tenant wall (row-level security checks the same on INSERT).
     """
     record = model(org_id=actor.org_id, **values)
+    session.add(record)
+    await session.flush()
+    await session.refresh(record)
+    return record
+
+
+async def insert_created(
+    session: AsyncSession, creation: Creation, model: type[M], **values: Any
+) -> M:
+    """Create a `model` row owned by the organisation the access layer chose (`creating_for`).
+
+    A partner creating under a WRITE grant writes into the owner's records; the owner is the one
+    `creating_for` found behind the customer, never a client's say-so, and row-level security
+    checks the grant again on INSERT.
+    """
+    record = model(org_id=creation.owner_id, **values)
     session.add(record)
     await session.flush()
     await session.refresh(record)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
-from hub.access import Actor, Scope
-from hub.access.writes import insert_owned
+from hub.access import Actor, Creation, Scope
+from hub.access.writes import insert_created
 from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, CommentVisibility
 from hub.cases.states import SLA_TARGETS, can_transition
-from hub.customers.models import Customer
-from hub.errors import Conflict, InvalidInput, UserErrorCode
+from hub.errors import Conflict, Forbidden, InvalidInput, UserErrorCode
+from hub.grants.segments import SegmentKey
 from hub.orgs.models import User
 from hub.pagination import Page, PageRequest, fetch_page, ranked
 from hub.search import contains_text
@@ -61,6 +61,12 @@ class TransitionCase:
     status: CaseStatus
     version: int | None = None
     satisfaction_score: int | None = None
+
+
+@dataclass(frozen=True)
+class RateCase:
+    case_id: uuid.UUID
+    score: int
 
 
 @dataclass(frozen=True)
@@ -122,14 +128,22 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
     checks.text("subject", command.subject, max_length=200, required=True)
     checks.text("description", command.description, max_length=20_000, required=True)
     checks.done()
-    await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
+    creation = await access.creating_for(
+        session,
+        actor,
+        Case,
+        command.customer_id,
+        {SegmentKey.STATUS: CaseStatus.NEW, SegmentKey.PRIORITY: command.priority},
+    )
     if command.assignee_user_id is not None:
+        if creation.grant is not None:
+            raise Forbidden("A partner cannot assign the owner's people.")
         await access.get_owned(session, actor, User, command.assignee_user_id, field="assigneeId")
     now = datetime.now(UTC)
     first_response, resolution = SLA_TARGETS[command.priority]
-    return await insert_owned(
+    case = await insert_created(
         session,
-        actor,
+        creation,
         Case,
         customer_id=command.customer_id,
         subject=command.subject.strip(),
@@ -143,13 +157,14 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
         first_response_due_at=now + first_response,
         resolution_due_at=now + resolution,
     )
+    return (await access.disclose(session, actor, Case, [case]))[0]
 
 
 async def transition_case(session: AsyncSession, actor: Actor, command: TransitionCase) -> Case:
     """Move a case along the state machine, stamping the SLA timestamps it reaches."""
     access.require_scope(actor, Scope.CASES_WRITE)
     case = await access.get_to_change(
-        session, actor, Case, command.case_id, lock=True, field="caseId"
+        session, actor, Case, command.case_id, changing={"status"}, lock=True, field="caseId"
     )
     if command.version is not None and case.version != command.version:
         raise Conflict()
@@ -196,13 +211,18 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
     checks.text("body", command.body, max_length=20_000, required=True)
     checks.done()
     case = await access.get_to_change(
-        session, actor, Case, command.case_id, lock=True, field="caseId"
+        session, actor, Case, command.case_id, changing={"comments"}, lock=True, field="caseId"
     )
-    if case.first_responded_at is None and command.visibility is CommentVisibility.SHARED:
+    by_owner = case.org_id == actor.org_id
+    if not by_owner and command.visibility is not CommentVisibility.SHARED:
+        raise Forbidden("A partner adds SHARED comments only.")
+    # The owner's first SHARED answer is the first response the SLA measures.
+    shared = command.visibility is CommentVisibility.SHARED
+    if by_owner and shared and case.first_responded_at is None:
         case.first_responded_at = datetime.now(UTC)
-    return await insert_owned(
+    comment = await insert_created(
         session,
-        actor,
+        Creation(case.org_id),
         CaseComment,
         case_id=case.id,
         author_org_id=actor.org_id,
@@ -211,3 +231,30 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
         visibility=command.visibility,
         body=command.body,
     )
+    return (await access.disclose(session, actor, CaseComment, [comment]))[0]
+
+
+async def rate_case(session: AsyncSession, actor: Actor, command: RateCase) -> Case:
+    """Record satisfaction with a closed case: its owner, or a partner that contributes to it."""
+    access.require_scope(actor, Scope.CASES_WRITE)
+    checks = Checks()
+    checks.between("score", command.score, 1, 5)
+    checks.done()
+    case = await access.get_to_change(
+        session,
+        actor,
+        Case,
+        command.case_id,
+        changing={"satisfaction_score"},
+        lock=True,
+        field="caseId",
+    )
+    if case.status is not CaseStatus.CLOSED:
+        raise InvalidInput.on(
+            "caseId", UserErrorCode.INVALID_TRANSITION, "Only a closed case can be rated."
+        )
+    case.satisfaction_score = command.score
+    case.version += 1
+    await session.flush()
+    await session.refresh(case)
+    return (await access.disclose(session, actor, Case, [case]))[0]

@@ -47,6 +47,11 @@ class Access(enum.StrEnum):
     CONTRIBUTE = "CONTRIBUTE"
     WRITE = "WRITE"
 
+    def includes(self, needed: Access) -> bool:
+        """Each access allows what the lower ones do (`hub_access_at_least` in SQL)."""
+        ranks = list(Access)
+        return ranks.index(self) >= ranks.index(needed)
+
 
 class Selection(enum.StrEnum):
     """Which records: assigned to (or raised by) the partner, a segment rule, or named ones."""

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
 from hub.access import Actor, Scope
-from hub.access.writes import insert_owned
-from hub.customers.models import Customer
-from hub.errors import Conflict
+from hub.access.writes import insert_created
+from hub.errors import Conflict, Forbidden
+from hub.grants.models import Selection
+from hub.grants.segments import SegmentKey
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.models import User
 from hub.pagination import Page, PageRequest, fetch_page, sort_key
@@ -144,12 +145,20 @@ async def create_opportunity(
         internal_notes=command.internal_notes,
     )
     checks.done()
-    await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
-    if command.owner_user_id is not None:
+    creation = await access.creating_for(
+        session, actor, Opportunity, command.customer_id, {SegmentKey.STAGE: command.stage}
+    )
+    grant = creation.grant
+    if grant is not None:
+        if command.owner_user_id is not None or command.internal_notes is not None:
+            raise Forbidden("A partner cannot name the owner's people or write internal notes.")
+    elif command.owner_user_id is not None:
         await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
-    return await insert_owned(
+    # Under an ASSIGNED grant the new opportunity is assigned to the partner that made it.
+    assigned = grant.partnership_id if grant and grant.selection is Selection.ASSIGNED else None
+    opportunity = await insert_created(
         session,
-        actor,
+        creation,
         Opportunity,
         customer_id=command.customer_id,
         name=command.name.strip(),
@@ -158,11 +167,13 @@ async def create_opportunity(
         currency=command.currency,
         probability=command.probability,
         expected_close_date=command.expected_close_date,
-        owner_user_id=command.owner_user_id or actor.user_id,
-        source=OpportunitySource.DIRECT,
+        owner_user_id=None if grant else command.owner_user_id or actor.user_id,
+        assigned_partnership_id=assigned,
+        source=OpportunitySource.PARTNER_REGISTERED if grant else OpportunitySource.DIRECT,
         next_step=command.next_step,
         internal_notes=command.internal_notes,
     )
+    return (await access.disclose(session, actor, Opportunity, [opportunity]))[0]
 
 
 async def update_opportunity(
@@ -181,13 +192,6 @@ async def update_opportunity(
         internal_notes=command.internal_notes,
     )
     checks.done()
-    opportunity = await access.get_to_change(
-        session, actor, Opportunity, command.opportunity_id, lock=True, field="opportunityId"
-    )
-    if opportunity.version != command.version:
-        raise Conflict()
-    if isinstance(command.owner_user_id, uuid.UUID):
-        await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
     changes = {
         "name": command.name,
         "stage": command.stage,
@@ -199,10 +203,23 @@ async def update_opportunity(
         "next_step": command.next_step,
         "internal_notes": command.internal_notes,
     }
-    for attribute, value in changes.items():
-        if value is not UNSET:
-            setattr(opportunity, attribute, value)
+    changing = {attribute for attribute, value in changes.items() if value is not UNSET}
+    opportunity = await access.get_to_change(
+        session,
+        actor,
+        Opportunity,
+        command.opportunity_id,
+        changing=changing,
+        lock=True,
+        field="opportunityId",
+    )
+    if opportunity.version != command.version:
+        raise Conflict()
+    if isinstance(command.owner_user_id, uuid.UUID):
+        await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
+    for attribute in changing:
+        setattr(opportunity, attribute, changes[attribute])
     opportunity.version += 1
     await session.flush()
     await session.refresh(opportunity)
-    return opportunity
+    return (await access.disclose(session, actor, Opportunity, [opportunity]))[0]

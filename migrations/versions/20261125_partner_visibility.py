@@ -1,9 +1,11 @@
-"""The partner wall in PostgreSQL: a partner reads an owner's rows only under a live grant.
+"""The partner wall in PostgreSQL: a partner reaches an owner's rows only under a live grant.
 
 ADR 0008. The access layer sets `hub.grant_ids` to the live grants it read for the partner; each
 shared table gains a SELECT policy that re-checks, row by row, that one of those grants is made
 to `hub.org_id`, is still live (not revoked, not expired, partnership ACTIVE), selects the row
 and serves a purpose the customer consented to. A wrong or forged setting can only narrow.
+Changing a shared row needs a CONTRIBUTE grant (and only the columns partners may touch);
+creating one for the owner, a WRITE grant whose selection covers the new row.
 
 The checks read rows the partner itself may not see (the customer behind an opportunity, its
 consent, the explicit records of a grant), so they run as `hub_visibility`: a role that cannot
@@ -50,6 +52,14 @@ _HELPERS = (
                 OR coalesce(segment -> 'include' -> attribute ? value, false))
             AND (value IS NULL OR NOT coalesce(segment -> 'exclude' -> attribute ? value, false))
         )
+    $$
+    """,
+    # READ < CONTRIBUTE < WRITE: a grant allows what its access and every lower one allow.
+    """
+    CREATE FUNCTION hub_access_at_least(granted text, needed text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT array_position(ARRAY['READ', 'CONTRIBUTE', 'WRITE'], granted)
+            >= array_position(ARRAY['READ', 'CONTRIBUTE', 'WRITE'], needed)
     $$
     """,
     # The customer consented to the grant's purpose and fits the customer part of its segment.
@@ -125,27 +135,30 @@ _DEFINERS = (
             AND (g.record_type <> 'CUSTOMERS' OR hub_selects_customer(g, c.id))
     $$
     """,
-    # Row checks for the policies below: does some live grant of the caller share this row?
+    # Row checks for the policies below: does some live grant of the caller with at least the
+    # `needed` access (READ to see, CONTRIBUTE to change, WRITE to create) share this row?
     """
-    CREATE FUNCTION hub_shares_customer(owner uuid, customer uuid) RETURNS boolean
+    CREATE FUNCTION hub_shares_customer(needed text, owner uuid, customer uuid) RETURNS boolean
     LANGUAGE sql STABLE AS $$
         SELECT EXISTS (
             SELECT FROM hub_live_grants() g
             JOIN customers c ON c.org_id = g.org_id AND c.id = customer
             WHERE g.org_id = owner AND g.record_type = 'CUSTOMERS'
+                AND hub_access_at_least(g.access, needed)
                 AND hub_customer_fits(g, c) AND hub_selects_customer(g, c.id)
         )
     $$
     """,
     """
     CREATE FUNCTION hub_shares_opportunity(
-        owner uuid, record uuid, customer uuid, assigned uuid, stage text
+        needed text, owner uuid, record uuid, customer uuid, assigned uuid, stage text
     ) RETURNS boolean
     LANGUAGE sql STABLE AS $$
         SELECT EXISTS (
             SELECT FROM hub_live_grants() g
             JOIN customers c ON c.org_id = g.org_id AND c.id = customer
             WHERE g.org_id = owner AND g.record_type = 'OPPORTUNITIES'
+                AND hub_access_at_least(g.access, needed)
                 AND hub_customer_fits(g, c)
                 AND CASE g.selection
                     WHEN 'ASSIGNED' THEN coalesce(assigned = g.partnership_id, false)
@@ -157,13 +170,20 @@ _DEFINERS = (
     """,
     """
     CREATE FUNCTION hub_shares_case(
-        owner uuid, record uuid, customer uuid, raised_by uuid, status text, priority text
+        needed text,
+        owner uuid,
+        record uuid,
+        customer uuid,
+        raised_by uuid,
+        status text,
+        priority text
     ) RETURNS boolean
     LANGUAGE sql STABLE AS $$
         SELECT EXISTS (
             SELECT FROM hub_live_grants() g
             JOIN customers c ON c.org_id = g.org_id AND c.id = customer
             WHERE g.org_id = owner AND g.record_type = 'CASES'
+                AND hub_access_at_least(g.access, needed)
                 AND hub_customer_fits(g, c)
                 AND CASE g.selection
                     WHEN 'ASSIGNED' THEN raised_by = g.partner_org_id
@@ -175,11 +195,11 @@ _DEFINERS = (
     $$
     """,
     """
-    CREATE FUNCTION hub_shares_case_id(owner uuid, record uuid) RETURNS boolean
+    CREATE FUNCTION hub_shares_case_id(needed text, owner uuid, record uuid) RETURNS boolean
     LANGUAGE sql STABLE AS $$
         SELECT coalesce((
             SELECT hub_shares_case(
-                k.org_id, k.id, k.customer_id, k.raised_by_org_id, k.status, k.priority
+                needed, k.org_id, k.id, k.customer_id, k.raised_by_org_id, k.status, k.priority
             )
             FROM cases k WHERE k.org_id = owner AND k.id = record
         ), false)
@@ -192,22 +212,87 @@ _DEFINER_SIGNATURES = (
     "hub_explicitly_granted(grants, uuid)",
     "hub_selects_customer(grants, uuid)",
     "hub_grant_customer_ids(uuid)",
-    "hub_shares_customer(uuid, uuid)",
-    "hub_shares_opportunity(uuid, uuid, uuid, uuid, text)",
-    "hub_shares_case(uuid, uuid, uuid, uuid, text, text)",
-    "hub_shares_case_id(uuid, uuid)",
+    "hub_shares_customer(text, uuid, uuid)",
+    "hub_shares_opportunity(text, uuid, uuid, uuid, uuid, text)",
+    "hub_shares_case(text, uuid, uuid, uuid, uuid, text, text)",
+    "hub_shares_case_id(text, uuid, uuid)",
 )
 
-# `org_id <> hub_current_org()` first: an owner's own rows never pay for the check.
-_SHARED_POLICIES = {
-    "customers": "hub_shares_customer(org_id, id)",
-    "contacts": "hub_shares_customer(org_id, customer_id)",
-    "opportunities": (
-        "hub_shares_opportunity(org_id, id, customer_id, assigned_partnership_id, stage)"
+_OPPORTUNITY = "org_id, id, customer_id, assigned_partnership_id, stage"
+_CASE = "org_id, id, customer_id, raised_by_org_id, status, priority"
+
+# (table, policy, command, check). `org_id <> hub_current_org()` first: an owner's own rows
+# never pay for the check. USING and WITH CHECK are the same test: a partner can neither
+# reach a row outside its grants nor move one out of them.
+_PARTNER_POLICIES = (
+    ("customers", "shared_with_partner", "SELECT", "hub_shares_customer('READ', org_id, id)"),
+    (
+        "contacts",
+        "shared_with_partner",
+        "SELECT",
+        "hub_shares_customer('READ', org_id, customer_id)",
     ),
-    "cases": ("hub_shares_case(org_id, id, customer_id, raised_by_org_id, status, priority)"),
-    "case_comments": "visibility = 'SHARED' AND hub_shares_case_id(org_id, case_id)",
+    (
+        "opportunities",
+        "shared_with_partner",
+        "SELECT",
+        f"hub_shares_opportunity('READ', {_OPPORTUNITY})",
+    ),
+    (
+        "opportunities",
+        "partner_contributes",
+        "UPDATE",
+        f"hub_shares_opportunity('CONTRIBUTE', {_OPPORTUNITY})",
+    ),
+    (
+        "opportunities",
+        "partner_writes",
+        "INSERT",
+        f"hub_shares_opportunity('WRITE', {_OPPORTUNITY})",
+    ),
+    ("cases", "shared_with_partner", "SELECT", f"hub_shares_case('READ', {_CASE})"),
+    ("cases", "partner_contributes", "UPDATE", f"hub_shares_case('CONTRIBUTE', {_CASE})"),
+    (
+        "cases",
+        "partner_writes",
+        "INSERT",
+        f"raised_by_org_id = hub_current_org() AND hub_shares_case('WRITE', {_CASE})",
+    ),
+    (
+        "case_comments",
+        "shared_with_partner",
+        "SELECT",
+        "visibility = 'SHARED' AND hub_shares_case_id('READ', org_id, case_id)",
+    ),
+    (
+        "case_comments",
+        "partner_contributes",
+        "INSERT",
+        "visibility = 'SHARED' AND author_org_id = hub_current_org() "
+        "AND hub_shares_case_id('CONTRIBUTE', org_id, case_id)",
+    ),
+)
+
+# What a partner with CONTRIBUTE may change on an owner's row; any other column is refused by
+# the trigger below, whatever the UPDATE statement says (hub/access/changes.py says the same).
+_PARTNER_COLUMNS = {
+    "opportunities": ("stage", "next_step", "expected_close_date", "version", "updated_at"),
+    "cases": ("satisfaction_score", "version", "updated_at"),
 }
+
+_PARTNER_COLUMNS_TRIGGER = """
+CREATE FUNCTION hub_partner_columns() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF hub_current_org() IS NOT NULL AND OLD.org_id <> hub_current_org()
+        AND (to_jsonb(NEW) - TG_ARGV) IS DISTINCT FROM (to_jsonb(OLD) - TG_ARGV) THEN
+        RAISE EXCEPTION 'a partner may change only: %', array_to_string(TG_ARGV, ', ')
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
 
 
 def upgrade() -> None:
@@ -241,19 +326,33 @@ def upgrade() -> None:
         op.execute(f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO hub_app")
     op.execute("REVOKE CREATE ON SCHEMA public FROM hub_visibility")
-    for table, check in _SHARED_POLICIES.items():
+    for table, policy, command, check in _PARTNER_POLICIES:
+        condition = f"org_id <> hub_current_org() AND {check}"
+        clauses = {
+            "SELECT": f"USING ({condition})",
+            "UPDATE": f"USING ({condition}) WITH CHECK ({condition})",
+            "INSERT": f"WITH CHECK ({condition})",
+        }[command]
+        op.execute(f"CREATE POLICY {policy} ON {table} FOR {command} {clauses}")
+    op.execute(_PARTNER_COLUMNS_TRIGGER)
+    for table, columns in _PARTNER_COLUMNS.items():
+        arguments = ", ".join(f"'{column}'" for column in columns)
         op.execute(
-            f"CREATE POLICY shared_with_partner ON {table} FOR SELECT "
-            f"USING (org_id <> hub_current_org() AND {check})"
+            f"CREATE TRIGGER partner_columns BEFORE UPDATE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION hub_partner_columns({arguments})"
         )
 
 
 def downgrade() -> None:
-    for table in _SHARED_POLICIES:
-        op.execute(f"DROP POLICY shared_with_partner ON {table}")
+    for table in _PARTNER_COLUMNS:
+        op.execute(f"DROP TRIGGER partner_columns ON {table}")
+    op.execute("DROP FUNCTION hub_partner_columns()")
+    for table, policy, _, _ in _PARTNER_POLICIES:
+        op.execute(f"DROP POLICY {policy} ON {table}")
     for signature in reversed(_DEFINER_SIGNATURES):
         op.execute(f"DROP FUNCTION {signature}")
     op.execute("DROP FUNCTION hub_customer_fits(grants, customers)")
+    op.execute("DROP FUNCTION hub_access_at_least(text, text)")
     op.execute("DROP FUNCTION hub_segment_allows(jsonb, text, text)")
     op.execute("DROP FUNCTION hub_grant_ids()")
     for table in _CHECKED_TABLES:

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.customers.models import Customer
@@ -128,25 +130,70 @@ async def test_raw_sql_stops_at_once_when_a_grant_stops_being_live(
     assert after["opportunities"] == {world.ids["oP"]}
 
 
-async def test_the_partner_cannot_change_what_it_may_read(
-    client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions, app_engine: AsyncEngine
-) -> None:
-    world = await build_world(client, factory, owner_sessions)
-    partner_grants = ",".join(str(g) for g in grant_ids(world, "gOpp", "gCust", "gCase"))
-    async with app_engine.connect() as connection, connection.begin():
+async def partner_connection_does(
+    engine: AsyncEngine, world: World, statement: str, **values: object
+) -> int:
+    """Run one statement as the partner (its live grants set); the rows it touched."""
+    grants = ",".join(str(g) for g in grant_ids(world, "gOpp", "gCust", "gCase"))
+    async with engine.connect() as connection, connection.begin():
         await connection.execute(
             text("SELECT set_config('hub.org_id', :org, true)"), {"org": str(world.partner.id)}
         )
         await connection.execute(
-            text("SELECT set_config('hub.grant_ids', :ids, true)"), {"ids": partner_grants}
+            text("SELECT set_config('hub.grant_ids', :ids, true)"), {"ids": grants}
         )
-        for table, record in (("opportunities", "oP"), ("customers", "cEu"), ("cases", "kP")):
-            changed = await connection.execute(
-                text(f"UPDATE {table} SET updated_at = now() WHERE id = :id"),  # noqa: S608
-                {"id": world.ids[record]},
-            )
-            assert changed.rowcount == 0, table
-        deleted = await connection.execute(
-            text("DELETE FROM contacts WHERE id = :id"), {"id": world.ids["pEu"]}
+        return (await connection.execute(text(statement), values)).rowcount
+
+
+async def test_the_partner_changes_only_what_contribute_allows_and_creates_nothing_unwritten(
+    client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions, app_engine: AsyncEngine
+) -> None:
+    world = await build_world(client, factory, owner_sessions)
+    ids = world.ids
+
+    # READ (opportunities, customers): no row to change.
+    for table, record in (("opportunities", "oP"), ("customers", "cEu")):
+        statement = f"UPDATE {table} SET updated_at = now() WHERE id = :id"  # noqa: S608
+        assert await partner_connection_does(app_engine, world, statement, id=ids[record]) == 0
+    assert (
+        await partner_connection_does(
+            app_engine, world, "DELETE FROM contacts WHERE id = :id", id=ids["pEu"]
         )
-        assert deleted.rowcount == 0
+        == 0
+    )
+    # CONTRIBUTE (its cases): the rating, and nothing else of the row.
+    rate = "UPDATE cases SET satisfaction_score = 4 WHERE id = :id"
+    assert await partner_connection_does(app_engine, world, rate, id=ids["kP"]) == 1
+    assert await partner_connection_does(app_engine, world, rate, id=ids["kQ"]) == 0
+    with pytest.raises(DBAPIError, match="a partner may change only"):
+        await partner_connection_does(
+            app_engine, world, "UPDATE cases SET subject = 'x' WHERE id = :id", id=ids["kP"]
+        )
+    # A SHARED comment on its case; never an INTERNAL one, never on a case it only reads.
+    comment = (
+        "INSERT INTO case_comments (org_id, id, case_id, author_org_id, visibility, body) "
+        "VALUES (:owner, gen_random_uuid(), :case, :author, :visibility, 'hello')"
+    )
+    values = {"owner": world.owner.id, "case": ids["kP"], "author": world.partner.id}
+    assert (
+        await partner_connection_does(app_engine, world, comment, **values, visibility="SHARED")
+        == 1
+    )
+    for changed in ({"visibility": "INTERNAL"}, {"visibility": "SHARED", "author": world.owner.id}):
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await partner_connection_does(app_engine, world, comment, **{**values, **changed})
+    # No WRITE grant: no opportunity and no case for the owner.
+    opportunity = (
+        "INSERT INTO opportunities (org_id, id, customer_id, name, stage, amount, currency, "
+        "probability, assigned_partnership_id, source) VALUES (:owner, gen_random_uuid(), "
+        ":customer, 'x', 'PROSPECTING', 1, 'EUR', 10, :partnership, 'PARTNER_REGISTERED')"
+    )
+    with pytest.raises(DBAPIError, match="row-level security"):
+        await partner_connection_does(
+            app_engine,
+            world,
+            opportunity,
+            owner=world.owner.id,
+            customer=ids["cEu"],
+            partnership=uuid_of(world.partnership["partner"]),
+        )

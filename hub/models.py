@@ -4,6 +4,7 @@ from hub.audit.models import AuditEvent
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
+from hub.deals.models import DealRegistration
 from hub.grants.models import Grant, GrantRecord
 from hub.keys.models import SigningKey
 from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
@@ -20,6 +21,7 @@ __all__ = [
     "CaseComment",
     "Contact",
     "Customer",
+    "DealRegistration",
     "Grant",
     "GrantRecord",
     "Invitation",

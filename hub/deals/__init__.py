@@ -1,0 +1,1 @@
+"""Deal registration: a partner proposes a deal to an owner, who approves or rejects it."""

@@ -23,6 +23,7 @@ class NodeType(enum.StrEnum):
     ORGANISATION = "Organisation"
     PARTNERSHIP = "Partnership"
     GRANT = "Grant"
+    DEAL_REGISTRATION = "DealRegistration"
 
 
 def encode_id(node_type: NodeType, record_id: uuid.UUID) -> str:

@@ -14,6 +14,9 @@ from hub.cases import service as case_service
 from hub.cases.models import Case, CaseComment
 from hub.customers import service as customer_service
 from hub.customers.models import Contact, Customer
+from hub.deals import service as deal_service
+from hub.deals.conflicts import Conflict
+from hub.deals.models import DealRegistration
 from hub.grants import service as grant_service
 from hub.grants.models import Grant
 from hub.opportunities import service as opportunity_service
@@ -77,6 +80,15 @@ class Loaders:
         self.grant: DataLoader[uuid.UUID, Grant | None] = _by_id(ctx, grant_service.get_many)
         self.records_of_grant: DataLoader[uuid.UUID, list[uuid.UUID]] = _many_by_id(
             ctx, grant_service.records_of
+        )
+        self.deal_registration: DataLoader[uuid.UUID, DealRegistration | None] = _by_id(
+            ctx, deal_service.get_many
+        )
+        self.conflicts_of_registration: DataLoader[uuid.UUID, list[Conflict]] = _many_by_id(
+            ctx, deal_service.conflicts_of
+        )
+        self.registration_claimed: DataLoader[uuid.UUID, bool | None] = _by_id(
+            ctx, deal_service.claims_of
         )
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = _by_id(
             ctx, org_service.get_organisations

@@ -28,6 +28,7 @@ async def load_node(ctx: RequestContext, global_id: str) -> tuple[NodeType, Any]
         NodeType.API_CLIENT: loaders.api_client,
         NodeType.PARTNERSHIP: loaders.partnership,
         NodeType.GRANT: loaders.grant,
+        NodeType.DEAL_REGISTRATION: loaders.deal_registration,
     }
     loader = by_type.get(node_type)
     if loader is None:

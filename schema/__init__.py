@@ -19,6 +19,7 @@ from strawberry.tools import merge_types
 from schema.admin import AdminMutation, AdminQuery, ApiClient
 from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
+from schema.deals import DealMutation, DealQuery, DealRegistration
 from schema.errors import TypedErrors
 from schema.grants import Grant, GrantMutation, GrantQuery
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
@@ -35,6 +36,7 @@ Query = merge_types(
         CaseQuery,
         PartnershipQuery,
         GrantQuery,
+        DealQuery,
         AdminQuery,
     ),
 )
@@ -46,6 +48,7 @@ Mutation = merge_types(
         CaseMutation,
         PartnershipMutation,
         GrantMutation,
+        DealMutation,
         AdminMutation,
     ),
 )
@@ -70,7 +73,17 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Customer, Contact, Opportunity, Case, User, ApiClient, Partnership, Grant],
+        types=[
+            Customer,
+            Contact,
+            Opportunity,
+            Case,
+            User,
+            ApiClient,
+            Partnership,
+            Grant,
+            DealRegistration,
+        ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -12,6 +12,9 @@ from hub.access.actor import Role
 from hub.access.partnerships import Side
 from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
 from hub.customers.models import CompanySize, LifecycleStage, Purpose
+from hub.deals.conflicts import ConflictKind
+from hub.deals.models import DealStatus
+from hub.deals.service import Decision
 from hub.errors import UserErrorCode
 from hub.grants.masking import PersonalField
 from hub.grants.models import Access, FieldVisibility, RecordType, Selection
@@ -25,6 +28,7 @@ for _enum in (
     CaseStatus,
     CommentVisibility,
     CompanySize,
+    DealStatus,
     FieldVisibility,
     GrantType,
     LifecycleStage,
@@ -42,6 +46,8 @@ for _enum in (
 strawberry.enum(Side, name="PartnershipSide")
 strawberry.enum(Access, name="GrantAccess")
 strawberry.enum(Selection, name="GrantSelection")
+strawberry.enum(Decision, name="DealDecision")
+strawberry.enum(ConflictKind, name="DealConflictKind")
 
 __all__ = [
     "Access",
@@ -49,6 +55,9 @@ __all__ = [
     "CaseStatus",
     "CommentVisibility",
     "CompanySize",
+    "ConflictKind",
+    "DealStatus",
+    "Decision",
     "FieldVisibility",
     "GrantType",
     "LifecycleStage",

@@ -16,6 +16,7 @@ from schema.admin import ApiClient
 from schema.base import Info, Node
 from schema.cases import Case
 from schema.customers import Contact, Customer
+from schema.deals import DealRegistration
 from schema.grants import Grant
 from schema.opportunities import Opportunity
 from schema.organisations import Organisation
@@ -51,6 +52,7 @@ _CONVERTERS: dict[NodeType, Callable[[Any], Node]] = {
     NodeType.API_CLIENT: ApiClient.from_record,
     NodeType.PARTNERSHIP: Partnership.from_record,
     NodeType.GRANT: Grant.from_record,
+    NodeType.DEAL_REGISTRATION: DealRegistration.from_record,
 }
 
 

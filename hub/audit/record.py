@@ -39,6 +39,9 @@ class EventType(enum.StrEnum):
     GRANT_UPDATED = "grant.updated"
     GRANT_REVOKED = "grant.revoked"
     CONSENT_CHANGED = "consent.changed"
+    DEAL_REGISTERED = "deal.registered"
+    DEAL_APPROVED = "deal.approved"
+    DEAL_REJECTED = "deal.rejected"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, Commen
 from hub.cases.states import SLA_TARGETS
 from hub.customers.models import CompanySize, Contact, Customer, LifecycleStage, Purpose
 from hub.db import Base
-from hub.demo_sharing import GRANTS, grant_rows
+from hub.deals.models import DealRegistration
+from hub.demo_sharing import GRANTS, grant_rows, registration_rows
 from hub.errors import HubError
 from hub.grants.models import Grant, GrantRecord
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
@@ -490,6 +491,7 @@ INSERT_ORDER: tuple[type[Base], ...] = (
     CaseComment,
     Grant,
     GrantRecord,
+    DealRegistration,
 )
 
 
@@ -527,6 +529,16 @@ async def seed_demo(
     )
     tables.add(Grant, grants)
     tables.add(GrantRecord, records)
+    tables.add(
+        DealRegistration,
+        registration_rows(
+            org_ids=org_ids,
+            partnerships=tables.rows[Partnership],
+            customers=tables.rows[Customer],
+            new_id=context.new_id,
+            now=context.now,
+        ),
+    )
     for model in INSERT_ORDER:
         await session.execute(insert(model), tables.rows[model])
     return DemoCredentials(await _register_clients(session, org_ids))

@@ -1,8 +1,9 @@
-"""The demo's grants: every selection, purpose and field visibility, one expired, one revoked.
+"""The demo's sharing: grants of every kind (one expired, one revoked) and deal registrations.
 
 Each printed partner client then sees sharing at work: Litware its assigned Northwind deals and
 their customers with e-mail masked, Adventure Works a handful of named customers for marketing,
-Fabrikam the cases it raised for both owners plus a regional segment of each.
+Fabrikam the cases it raised for both owners plus a regional segment of each. Northwind's
+review queue holds pending registrations that conflict with a customer and with each other.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from hub.customers.models import Purpose
@@ -186,3 +188,46 @@ def grant_rows(
                     }
                 )
     return grant_table, record_table
+
+
+def registration_rows(
+    *,
+    org_ids: Mapping[str, uuid.UUID],
+    partnerships: Sequence[Row],
+    customers: Sequence[Row],
+    new_id: Callable[[], uuid.UUID],
+    now: datetime,
+) -> list[Row]:
+    """Pending registrations with Northwind: one names an existing customer; two partners claim
+    the same new company, Adventure Works first."""
+    owner = org_ids["northwind-software"]
+    partnership_of = {(row["org_id"], row["partner_org_id"]): row["id"] for row in partnerships}
+    known = next(customer for customer in customers if customer["org_id"] == owner)
+    claims = (
+        ("adventure-works-supply", "Blue Yonder Airlines", "blueyonder.example", 6, "48000.00"),
+        ("litware-resellers", "Blue Yonder Airlines Ltd", "blueyonder.example", 3, "52000.00"),
+        ("litware-resellers", f"{known['name']} Group", known["domain"], 1, "75000.00"),
+    )
+    rows: list[Row] = []
+    for partner_slug, name, domain, days_ago, amount in claims:
+        partner = org_ids[partner_slug]
+        registered_at = now - timedelta(days=days_ago)
+        rows.append(
+            {
+                "org_id": owner,
+                "id": new_id(),
+                "partnership_id": partnership_of[(owner, partner)],
+                "partner_org_id": partner,
+                "customer_name": name,
+                "customer_domain": domain,
+                "amount": Decimal(amount),
+                "currency": "EUR",
+                "expected_close_date": (now + timedelta(days=60)).date(),
+                "product": "CRM Cloud licences",
+                "status": "PENDING",
+                "registered_by": GRANTED_BY,
+                "version": 1,
+                "created_at": registered_at,
+            }
+        )
+    return rows

@@ -55,6 +55,7 @@ SEEDED_TABLES = (
     "case_comments",
     "grants",
     "grant_records",
+    "deal_registrations",
 )
 
 
@@ -332,7 +333,10 @@ def test_credentials_json_has_the_shape_the_cli_writes(demo: DemoDatabase) -> No
         assert all(isinstance(scope, str) for scope in client["scopes"])
 
 
-SHARED = """query { customers(first: 100) { edges { node { id contacts { email phone } } } }
+SHARED = """query {
+    dealRegistrations(first: 20) { edges { node { status claimedByAnotherPartner
+        conflicts { kind } } } }
+    customers(first: 100) { edges { node { id contacts { email phone } } } }
     opportunities(first: 100) { edges { node { id internalNotes } } }
     cases(first: 100) { edges { node { id raisedBy { name } } } }
     grants(first: 50) { edges { node { recordType selection purpose live } } } }"""
@@ -351,7 +355,7 @@ async def test_each_partner_sees_sharing_at_work_with_its_printed_credentials(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             for client in demo.credentials.clients:
-                if client.organisation in OWNERS:
+                if client.organisation == HARDWARE_OWNER:
                     continue
                 token = await tokens.client_credentials(http, client)  # type: ignore[arg-type]
                 response = await tokens.graphql(http, token, SHARED)
@@ -382,5 +386,16 @@ async def test_each_partner_sees_sharing_at_work_with_its_printed_credentials(
     # Fabrikam: the cases it raised for both owners, and each owner's regional segment.
     assert {node["raisedBy"]["name"] for node in fabrikam["cases"]} == {DISTRIBUTOR}
     assert fabrikam["customers"] and fabrikam["opportunities"]
+    # Litware's claim on a company Adventure Works registered first is flagged, never named.
+    assert sorted(node["claimedByAnotherPartner"] for node in litware["dealRegistrations"]) == [
+        False,
+        True,
+    ]
+    # Northwind's review queue shows the conflicts: an existing customer, another registration.
+    queue = seen[SOFTWARE_OWNER]["dealRegistrations"]
+    assert {node["status"] for node in queue} == {"PENDING"} and len(queue) == 3
+    kinds = {conflict["kind"] for node in queue for conflict in node["conflicts"]}
+    assert {"CUSTOMER", "REGISTRATION"} <= kinds
+    del seen[SOFTWARE_OWNER]
     purposes = {grant["purpose"] for grants in seen.values() for grant in grants["grants"]}
     assert purposes == {"SALES", "SERVICE", "MARKETING"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hub.access import AccessExplanation
+from hub.errors import NotFound
 from hub.grants import service
 from hub.grants.models import Grant
 from hub.pagination import Page, PageRequest
@@ -34,3 +36,13 @@ async def revoke_grant(
     ctx: RequestContext, build: Callable[[], service.RevokeGrant]
 ) -> Outcome[Grant]:
     return await ctx.mutate(service.revoke_grant, build)
+
+
+async def explain_access(
+    ctx: RequestContext, command: service.ExplainAccess
+) -> AccessExplanation | None:
+    """A record or partner that is not the caller's answers null, like `node` (STYLE: errors)."""
+    try:
+        return await ctx.call(service.explain_access, command)
+    except NotFound:
+        return None

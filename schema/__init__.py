@@ -21,6 +21,7 @@ from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
 from schema.errors import TypedErrors
+from schema.explanations import ExplanationQuery
 from schema.grants import Grant, GrantMutation, GrantQuery
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
 from schema.partnerships import Partnership, PartnershipMutation, PartnershipQuery
@@ -37,6 +38,7 @@ Query = merge_types(
         PartnershipQuery,
         GrantQuery,
         DealQuery,
+        ExplanationQuery,
         AdminQuery,
     ),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from hub.access.actor import Role
+from hub.access.explain import AccessReason
 from hub.access.partnerships import Side
 from hub.cases.models import CasePriority, CaseStatus, CommentVisibility
 from hub.customers.models import CompanySize, LifecycleStage, Purpose
@@ -23,6 +24,7 @@ from hub.orgs.client_admin import GrantType
 from hub.partnerships.models import PartnerRole, PartnershipStatus
 
 for _enum in (
+    AccessReason,
     Role,
     CasePriority,
     CaseStatus,
@@ -51,6 +53,7 @@ strawberry.enum(ConflictKind, name="DealConflictKind")
 
 __all__ = [
     "Access",
+    "AccessReason",
     "CasePriority",
     "CaseStatus",
     "CommentVisibility",

@@ -3,6 +3,7 @@
 from hub.access.actor import Actor, Role
 from hub.access.changes import PARTNER_MAY_CHANGE, Creation, creating_for, get_to_change
 from hub.access.disclosure import covering_grants, disclose, disclose_by_id, disclose_page
+from hub.access.explain import AccessExplanation, AccessReason, GrantVerdict, explain_access
 from hub.access.grants import (
     get_grant,
     get_grant_to_change,
@@ -37,8 +38,11 @@ from hub.access.visibility import (
 __all__ = [
     "PARTNER_MAY_CHANGE",
     "ROLE_SCOPES",
+    "AccessExplanation",
+    "AccessReason",
     "Actor",
     "Creation",
+    "GrantVerdict",
     "ReceivedGrant",
     "Role",
     "Scope",
@@ -48,6 +52,7 @@ __all__ = [
     "disclose",
     "disclose_by_id",
     "disclose_page",
+    "explain_access",
     "forget_received_grants",
     "get_grant",
     "get_grant_to_change",

@@ -5,22 +5,38 @@ opportunities is `(org_id, assigned_partnership_id)`, an EXPLICIT one the grant'
 The part a partner cannot evaluate itself (the customer's consent and the customer attributes of
 a segment) is the set `hub_grant_customer_ids(grant)`, computed by PostgreSQL as a definer
 function that re-checks the grant is live. Row-level security asks the same of every row.
+
+The same pieces, one by one, explain a grant to its owner (`selected`, `consented`): the owner
+reads its own grants and customers, so it evaluates the selection and the two halves of
+`hub_customer_fits` directly, with the predicates and SQL functions the partner's reads run.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Uuid, and_, false, func, literal, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Table,
+    Uuid,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.access.received import ReceivedGrant
 from hub.cases.models import Case, CaseComment, CommentVisibility
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
-from hub.grants.models import Access, GrantRecord, RecordType, Selection
+from hub.grants.models import Access, Grant, GrantRecord, RecordType, Selection
 from hub.grants.segments import Segment, SegmentKey
 from hub.opportunities.models import Opportunity
 
@@ -68,32 +84,38 @@ def _contact(grant: ReceivedGrant) -> ColumnElement[bool]:
     )
 
 
-def _opportunity(grant: ReceivedGrant) -> ColumnElement[bool]:
+def _opportunity_selected(grant: ReceivedGrant) -> ColumnElement[bool]:
     if grant.selection is Selection.ASSIGNED:
-        selected = Opportunity.assigned_partnership_id == grant.partnership_id
-    elif grant.selection is Selection.EXPLICIT:
-        selected = Opportunity.id.in_(_explicit_records(grant))
-    else:
-        selected = segment_allows(grant.segment, SegmentKey.STAGE, Opportunity.stage)
+        return Opportunity.assigned_partnership_id == grant.partnership_id
+    if grant.selection is Selection.EXPLICIT:
+        return Opportunity.id.in_(_explicit_records(grant))
+    return segment_allows(grant.segment, SegmentKey.STAGE, Opportunity.stage)
+
+
+def _opportunity(grant: ReceivedGrant) -> ColumnElement[bool]:
     return and_(
         Opportunity.org_id == grant.owner_id,
-        selected,
+        _opportunity_selected(grant),
         Opportunity.customer_id.in_(_customers_reached(grant)),
     )
 
 
-def _case(grant: ReceivedGrant) -> ColumnElement[bool]:
+def _case_selected(grant: ReceivedGrant) -> ColumnElement[bool]:
     if grant.selection is Selection.ASSIGNED:
-        selected = Case.raised_by_org_id == grant.partner_org_id
-    elif grant.selection is Selection.EXPLICIT:
-        selected = Case.id.in_(_explicit_records(grant))
-    else:
-        selected = and_(
-            segment_allows(grant.segment, SegmentKey.STATUS, Case.status),
-            segment_allows(grant.segment, SegmentKey.PRIORITY, Case.priority),
-        )
+        return Case.raised_by_org_id == grant.partner_org_id
+    if grant.selection is Selection.EXPLICIT:
+        return Case.id.in_(_explicit_records(grant))
     return and_(
-        Case.org_id == grant.owner_id, selected, Case.customer_id.in_(_customers_reached(grant))
+        segment_allows(grant.segment, SegmentKey.STATUS, Case.status),
+        segment_allows(grant.segment, SegmentKey.PRIORITY, Case.priority),
+    )
+
+
+def _case(grant: ReceivedGrant) -> ColumnElement[bool]:
+    return and_(
+        Case.org_id == grant.owner_id,
+        _case_selected(grant),
+        Case.customer_id.in_(_customers_reached(grant)),
     )
 
 
@@ -155,3 +177,41 @@ def grants_for(
 def covers(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:
     """The rows of `model` that `grant` shares."""
     return SHARED[model][1](grant)
+
+
+# --- the same pieces one by one, on the owner's own rows ------------------------------------
+
+# Whole-row references to the `grants` and `customers` rows of a statement, for the SQL
+# functions that take a row (as the partner wall's definer functions do).
+_GRANT_ROW = cast(Table, Grant.__table__).table_valued()
+_CUSTOMER_ROW = cast(Table, Customer.__table__).table_valued()
+
+# Records whose own columns a grant's selection tests; other shared records are selected by
+# their customer (`hub_selects_customer`, as in `hub_grant_customer_ids`).
+_RECORD_SELECTIONS: dict[type[TenantModel], Predicate] = {
+    Opportunity: _opportunity_selected,
+    Case: _case_selected,
+}
+
+
+def selected(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:
+    """Whether `grant`'s selection picks the `model` row of a statement over the owner's rows.
+
+    Everything `covers` asks besides liveness and consent: the record's own selection, with the
+    predicate the partner's reads use (an opportunity or case), or its customer's, with
+    `hub_selects_customer` (a customer or contact); and the segment's customer conditions,
+    `hub_customer_in_segment`. The statement's FROM must hold `grant`'s row of `grants`, the
+    record's customer in `customers`, and the record itself. NULL (an unassigned opportunity
+    under ASSIGNED) means no, as it does in a WHERE clause.
+    """
+    record_selection = _RECORD_SELECTIONS.get(model)
+    if record_selection is not None:
+        own = record_selection(grant)
+    else:
+        own = func.hub_selects_customer(_GRANT_ROW, Customer.id, type_=Boolean)
+    return and_(own, func.hub_customer_in_segment(_GRANT_ROW, _CUSTOMER_ROW, type_=Boolean))
+
+
+def consented() -> ColumnElement[bool]:
+    """The statement's customer consented to its grant's purpose: `hub_customer_consented`."""
+    return func.hub_customer_consented(_GRANT_ROW, _CUSTOMER_ROW, type_=Boolean)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_expression
 
@@ -27,18 +27,31 @@ def is_live() -> ColumnElement[bool]:
     """ADR 0008 "live": not revoked, not expired, and its partnership ACTIVE.
 
     Decided by PostgreSQL with the transaction's `now()`, so an expiry passing or a suspension
-    shows on the very next request.
+    shows on the very next request. The three conditions are named below so that an explanation
+    (`hub.access.explain`) can say which of them fails, with this very SQL.
     """
-    partnership_active = exists().where(
-        Partnership.org_id == Grant.org_id,
-        Partnership.id == Grant.partnership_id,
-        Partnership.status == PartnershipStatus.ACTIVE,
-    )
-    return and_(
-        Grant.revoked_at.is_(None),
-        or_(Grant.expires_at.is_(None), Grant.expires_at > func.now()),
-        partnership_active,
-    )
+    return and_(not_revoked(), not_expired(), partnership_active())
+
+
+def not_revoked() -> ColumnElement[bool]:
+    return Grant.revoked_at.is_(None)
+
+
+def not_expired() -> ColumnElement[bool]:
+    return or_(Grant.expires_at.is_(None), Grant.expires_at > func.now())
+
+
+def partnership_active() -> ColumnElement[bool]:
+    return exists().where(_its_partnership(), Partnership.status == PartnershipStatus.ACTIVE)
+
+
+def partnership_status() -> ScalarSelect[PartnershipStatus]:
+    """The status of the grant's partnership, for saying why `partnership_active` fails."""
+    return select(Partnership.status).where(_its_partnership()).scalar_subquery()
+
+
+def _its_partnership() -> ColumnElement[bool]:
+    return and_(Partnership.org_id == Grant.org_id, Partnership.id == Grant.partnership_id)
 
 
 def _on_either_side(actor: Actor) -> ColumnElement[bool]:

@@ -38,6 +38,22 @@ class ReceivedGrant:
     purpose: Purpose
     field_policy: Mapping[str, str]
 
+    @classmethod
+    def of(cls, grant: Grant) -> ReceivedGrant:
+        """The same terms of a grant the owner read, to judge it with the same predicates."""
+        return cls(
+            id=grant.id,
+            owner_id=grant.org_id,
+            partnership_id=grant.partnership_id,
+            partner_org_id=grant.partner_org_id,
+            record_type=grant.record_type,
+            access=grant.access,
+            selection=grant.selection,
+            segment=Segment.from_json(grant.segment) if grant.segment is not None else None,
+            purpose=grant.purpose,
+            field_policy=dict(grant.field_policy or {}),
+        )
+
 
 async def received_grants(session: AsyncSession, actor: Actor) -> tuple[ReceivedGrant, ...]:
     """The actor's organisation's live received grants; one statement, the first time asked."""

@@ -115,6 +115,15 @@ class RevokeGrant:
 
 
 @dataclass(frozen=True)
+class ExplainAccess:
+    """One of the caller's records (a customer, contact, opportunity or case) and a partner."""
+
+    model: type[TenantModel]
+    record_id: uuid.UUID
+    partner_org_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class GrantFilter:
     partnership_id: uuid.UUID | None = None
     record_type: RecordType | None = None
@@ -201,6 +210,24 @@ async def records_of(
     for grant_id, record_id in await session.execute(access.select_grant_records(actor, grant_ids)):
         grouped[grant_id].append(record_id)
     return grouped
+
+
+async def explain_access(
+    session: AsyncSession, actor: Actor, command: ExplainAccess
+) -> access.AccessExplanation:
+    """Which grants give a partner one of the caller's records and with which fields, or why not.
+
+    For the owner's admins (scope `partners:manage` or an ADMIN user), as making and changing
+    grants is: the answer lays out everything the organisation shares with that partner for the
+    record's type, and the customer's consent, so it is for those who decide what is shared.
+    Only the owner asks: anyone else's record, or one merely shared with the caller, and a
+    partner it has no partnership with, answer like absent ones. Nothing crosses to a partner,
+    so nothing is disclosed and nothing audited.
+    """
+    access.require_admin(actor)
+    return await access.explain_access(
+        session, actor, command.model, command.record_id, command.partner_org_id
+    )
 
 
 # --- changing -------------------------------------------------------------------------------

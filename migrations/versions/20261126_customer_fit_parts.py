@@ -10,7 +10,7 @@ Both stay plain (not SECURITY DEFINER) functions of their arguments: the caller 
 able to read the grant and customer rows it passes, which the owner can for its own.
 
 Revision ID: 20261126_customer_fit_parts
-Revises: 20261125_partner_visibility
+Revises: 20261125_deal_registrations
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261126_customer_fit_parts"
-down_revision: str | None = "20261125_partner_visibility"
+down_revision: str | None = "20261125_deal_registrations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

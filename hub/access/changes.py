@@ -31,16 +31,39 @@ from hub.opportunities.models import Opportunity
 
 M = TypeVar("M", bound=TenantModel)
 
-# What a partner may do to an owner's record under CONTRIBUTE, by attribute ("comments": add a
-# SHARED comment), and how a refusal says it. The `partner_columns` trigger holds the same.
+# What a partner may do to an owner's record under CONTRIBUTE, by attribute ("shared_comments":
+# add a SHARED comment), and how a refusal says it. The `partner_columns` trigger holds the same.
 PARTNER_MAY_CHANGE: dict[type[TenantModel], tuple[frozenset[str], str]] = {
     Opportunity: (
         frozenset({"stage", "next_step", "expected_close_date"}),
         "the stage, next step and expected close date of an opportunity",
     ),
     Case: (
-        frozenset({"satisfaction_score", "comments"}),
+        frozenset({"satisfaction_score", "shared_comments"}),
         "SHARED comments and the satisfaction rating of a case",
+    ),
+}
+
+# What a partner may set on a record it creates for an owner under WRITE: never the owner's
+# people or internal notes.
+PARTNER_MAY_SET: dict[type[TenantModel], tuple[frozenset[str], str]] = {
+    Opportunity: (
+        frozenset(
+            {
+                "name",
+                "stage",
+                "amount",
+                "currency",
+                "probability",
+                "expected_close_date",
+                "next_step",
+            }
+        ),
+        "an opportunity's name, stage, amount, currency, probability, close date and next step",
+    ),
+    Case: (
+        frozenset({"subject", "description", "priority"}),
+        "a case's subject, description and priority",
     ),
 }
 
@@ -104,17 +127,22 @@ async def creating_for(
     customer_id: uuid.UUID,
     attributes: Mapping[SegmentKey, str | None],
     *,
+    setting: Collection[str] = (),
     field: str = "customerId",
 ) -> Creation:
     """Who will own a new `model` record of this customer, with these segment attributes.
 
     The actor's own customer: its own organisation. A customer an owner shares with it: that
-    owner, if a live WRITE grant (of a purpose allowed for the kind) admits the new record,
-    else `Forbidden`. A customer it cannot see: `NotFound`.
+    owner, if the actor sets only what partners may (`setting`, besides the customer) and a live
+    WRITE grant (of a purpose allowed for the kind) admits the new record; else `Forbidden`. A
+    customer it cannot see: `NotFound`.
     """
     customer = await get_visible(session, actor, Customer, customer_id, field=field)
     if customer.org_id == actor.org_id:
         return Creation(actor.org_id)
+    allowed, described = PARTNER_MAY_SET.get(model, (frozenset(), ""))
+    if not set(setting) <= allowed:
+        raise Forbidden(f"A partner may set only {described}.")
     purposes = CREATE_PURPOSES.get(model)
     candidates = [
         grant

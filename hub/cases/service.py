@@ -14,7 +14,7 @@ from hub.access import Actor, Creation, Scope
 from hub.access.writes import insert_created
 from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, CommentVisibility
 from hub.cases.states import SLA_TARGETS, can_transition
-from hub.errors import Conflict, Forbidden, InvalidInput, UserErrorCode
+from hub.errors import Conflict, InvalidInput, UserErrorCode
 from hub.grants.segments import SegmentKey
 from hub.orgs.models import User
 from hub.pagination import Page, PageRequest, fetch_page, ranked
@@ -134,10 +134,10 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
         Case,
         command.customer_id,
         {SegmentKey.STATUS: CaseStatus.NEW, SegmentKey.PRIORITY: command.priority},
+        setting={"subject", "description", "priority"}
+        | ({"assignee_user_id"} if command.assignee_user_id is not None else set()),
     )
     if command.assignee_user_id is not None:
-        if creation.grant is not None:
-            raise Forbidden("A partner cannot assign the owner's people.")
         await access.get_owned(session, actor, User, command.assignee_user_id, field="assigneeId")
     now = datetime.now(UTC)
     first_response, resolution = SLA_TARGETS[command.priority]
@@ -210,14 +210,18 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
     checks = Checks()
     checks.text("body", command.body, max_length=20_000, required=True)
     checks.done()
-    case = await access.get_to_change(
-        session, actor, Case, command.case_id, changing={"comments"}, lock=True, field="caseId"
-    )
-    by_owner = case.org_id == actor.org_id
-    if not by_owner and command.visibility is not CommentVisibility.SHARED:
-        raise Forbidden("A partner adds SHARED comments only.")
-    # The owner's first SHARED answer is the first response the SLA measures.
     shared = command.visibility is CommentVisibility.SHARED
+    case = await access.get_to_change(
+        session,
+        actor,
+        Case,
+        command.case_id,
+        changing={"shared_comments" if shared else "internal_comments"},
+        lock=True,
+        field="caseId",
+    )
+    # The owner's first SHARED answer is the first response the SLA measures.
+    by_owner = case.org_id == actor.org_id
     if by_owner and shared and case.first_responded_at is None:
         case.first_responded_at = datetime.now(UTC)
     comment = await insert_created(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Scope
 from hub.access.writes import insert_created
-from hub.errors import Conflict, Forbidden
+from hub.errors import Conflict
 from hub.grants.models import Selection
 from hub.grants.segments import SegmentKey
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
@@ -145,14 +145,29 @@ async def create_opportunity(
         internal_notes=command.internal_notes,
     )
     checks.done()
+    values = {
+        "name": command.name.strip(),
+        "stage": command.stage,
+        "amount": command.amount,
+        "currency": command.currency,
+        "probability": command.probability,
+        "expected_close_date": command.expected_close_date,
+        "next_step": command.next_step,
+        "internal_notes": command.internal_notes,
+    }
+    setting = {name for name, value in values.items() if value is not None}
+    if command.owner_user_id is not None:
+        setting.add("owner_user_id")
     creation = await access.creating_for(
-        session, actor, Opportunity, command.customer_id, {SegmentKey.STAGE: command.stage}
+        session,
+        actor,
+        Opportunity,
+        command.customer_id,
+        {SegmentKey.STAGE: command.stage},
+        setting=setting,
     )
     grant = creation.grant
-    if grant is not None:
-        if command.owner_user_id is not None or command.internal_notes is not None:
-            raise Forbidden("A partner cannot name the owner's people or write internal notes.")
-    elif command.owner_user_id is not None:
+    if command.owner_user_id is not None:
         await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
     # Under an ASSIGNED grant the new opportunity is assigned to the partner that made it.
     assigned = grant.partnership_id if grant and grant.selection is Selection.ASSIGNED else None
@@ -161,17 +176,10 @@ async def create_opportunity(
         creation,
         Opportunity,
         customer_id=command.customer_id,
-        name=command.name.strip(),
-        stage=command.stage,
-        amount=command.amount,
-        currency=command.currency,
-        probability=command.probability,
-        expected_close_date=command.expected_close_date,
+        **values,
         owner_user_id=None if grant else command.owner_user_id or actor.user_id,
         assigned_partnership_id=assigned,
         source=OpportunitySource.PARTNER_REGISTERED if grant else OpportunitySource.DIRECT,
-        next_step=command.next_step,
-        internal_notes=command.internal_notes,
     )
     return (await access.disclose(session, actor, Opportunity, [opportunity]))[0]
 

@@ -191,8 +191,10 @@ class GraphQLEndpoint:
         try:
             response = await self.view.run(request, context=context)
         except HTTPException as error:
+            await context.settle()
             await session.rollback()
             return _bad_request(error.reason)
+        await context.settle()
         if not context.unexpected_error:
             await session.commit()
             return response

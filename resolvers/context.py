@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,10 @@ class RequestContext:
     """Everything a resolver may use. One session, used by one coroutine at a time.
 
     GraphQL resolves sibling fields concurrently, but a database connection runs one
-    statement at a time; `call` and `mutate` take turns on the session.
+    statement at a time; `call` and `mutate` take turns on the session. When one field fails,
+    graphql-core cancels its siblings; a statement cancelled mid-flight would leave the
+    connection unusable, so each turn is shielded and runs to its end, and `settle` waits for
+    the turns still running before the request's transaction ends.
     """
 
     session: AsyncSession
@@ -38,6 +41,7 @@ class RequestContext:
     wrote: bool = False
     _turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
+    _running: set[asyncio.Future[Any]] = field(default_factory=set)
 
     @property
     def request_id(self) -> str:
@@ -58,8 +62,7 @@ class RequestContext:
         **kwargs: P.kwargs,
     ) -> T:
         """Run a service function with this request's session and actor."""
-        async with self._turn:
-            return await service(self.session, self.actor, *args, **kwargs)
+        return await self._take_turn(service(self.session, self.actor, *args, **kwargs))
 
     async def mutate(
         self,
@@ -67,21 +70,42 @@ class RequestContext:
         build_command: Callable[[], C],
     ) -> Outcome[T]:
         """Decode the input, run the service in a savepoint; a refusal undoes every write."""
-        async with self._turn:
-            savepoint = await self.session.begin_nested()
-            try:
-                result = await service(self.session, self.actor, build_command())
-            except InvalidInput as error:
-                await savepoint.rollback()
-                return Outcome.failed(error.errors)
-            except NotFound as error:
-                await savepoint.rollback()
-                return Outcome.failed(
-                    [FieldError((error.field,), "No such record.", UserErrorCode.NOT_FOUND)]
-                )
-            except BaseException:
-                await savepoint.rollback()
-                raise
-            await savepoint.commit()
-            self.wrote = True
-            return Outcome.ok(result)
+        return await self._take_turn(self._mutate(service, build_command))
+
+    async def settle(self) -> None:
+        """Wait for turns whose field was cancelled: the session is free once this returns."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _take_turn(self, work: Awaitable[T]) -> T:
+        async def in_turn() -> T:
+            async with self._turn:
+                return await work
+
+        task = asyncio.ensure_future(in_turn())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)
+
+    async def _mutate(
+        self,
+        service: Callable[[AsyncSession, Actor, C], Awaitable[T]],
+        build_command: Callable[[], C],
+    ) -> Outcome[T]:
+        savepoint = await self.session.begin_nested()
+        try:
+            result = await service(self.session, self.actor, build_command())
+        except InvalidInput as error:
+            await savepoint.rollback()
+            return Outcome.failed(error.errors)
+        except NotFound as error:
+            await savepoint.rollback()
+            return Outcome.failed(
+                [FieldError((error.field,), "No such record.", UserErrorCode.NOT_FOUND)]
+            )
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        await savepoint.commit()
+        self.wrote = True
+        return Outcome.ok(result)

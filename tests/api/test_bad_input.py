@@ -780,3 +780,28 @@ async def test_missing_required_variable(
     assert body.get("data") is None
     assert body["errors"]
     assert await count(owner_sessions, Opportunity, org) == before
+
+
+SIBLINGS = """{
+  node(id: "%s") { id ... on Customer { name contacts { id } } }
+  opportunities(first: 1) { edges { cursor } }
+}"""
+
+
+async def test_a_field_refused_beside_one_still_loading_is_an_error_not_a_500(
+    lenient_client: httpx.AsyncClient, factory: Factory
+) -> None:
+    """A refused non-null field makes graphql-core cancel its siblings mid-statement; the
+    request still answers 200 with the error, and the pooled connection stays usable."""
+    org = await factory.organisation("Siblings")
+    customer = await factory.customer(org)
+    # The token may read customers but not opportunities: that field alone is refused.
+    token = await tokens.client_credentials(lenient_client, org.client, "customers:read")
+    query = SIBLINGS % encode_id(NodeType.CUSTOMER, customer.id)
+
+    for _ in range(5):
+        response = await tokens.graphql(lenient_client, token, query)
+        assert response.status_code == 200, response.text
+        assert [error["extensions"]["code"] for error in response.json()["errors"]] == ["FORBIDDEN"]
+    fine = await tokens.graphql(lenient_client, token, "{ customers { edges { node { id } } } }")
+    assert fine.status_code == 200 and "errors" not in fine.json()

@@ -10,6 +10,7 @@ is written and the response claims no success (`data` is null, HTTP 500).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -101,6 +102,20 @@ async def _refuse(
     return unauthenticated(message, invalid_token=True)
 
 
+# NUL itself, or a GraphQL string escape for it (`\u0000`, `\u{0}`) in the document.
+_NUL_ESCAPE = re.compile(r"\x00|\\u(?:0000|\{0+\})")
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 class HubGraphQL(GraphQL[RequestContext, None]):
     """strawberry's ASGI view with GraphQL-over-HTTP media types."""
 
@@ -129,6 +144,15 @@ class HubGraphQL(GraphQL[RequestContext, None]):
         if not isinstance(parsed, (dict, list)):
             raise HTTPException(400, "The request body must be a JSON object.")
         return parsed
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """PostgreSQL stores no NUL character in text: a request carrying one is refused whole,
+        before anything runs, rather than failing mid-way in the database."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if _NUL_ESCAPE.search(item.query or "") or _holds_nul(item.variables):
+                raise HTTPException(400, "Text may not contain the NUL character (U+0000).")
+        return data
 
 
 class GraphQLEndpoint:

@@ -805,3 +805,43 @@ async def test_a_field_refused_beside_one_still_loading_is_an_error_not_a_500(
         assert [error["extensions"]["code"] for error in response.json()["errors"]] == ["FORBIDDEN"]
     fine = await tokens.graphql(lenient_client, token, "{ customers { edges { node { id } } } }")
     assert fine.status_code == 200 and "errors" not in fine.json()
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (
+            CREATE_CUSTOMER_BY_VARIABLE := """mutation ($input: CreateCustomerInput!) {
+            createCustomer(input: $input) { customer { id } userErrors { code } } }""",
+            {"input": {"name": "Acme\u0000GmbH"}},
+        ),
+        (
+            """mutation { createCustomer(input: {name: "Acme\\u0000GmbH"}) {
+            customer { id } userErrors { code } } }""",
+            None,
+        ),
+        ("""{ customers(filter: {search: "a\\u0000"}) { edges { node { id } } } }""", None),
+        (
+            """query ($s: String) { customers(filter: {search: $s}) { edges { node { id } } } }""",
+            {"s": "\u0000"},
+        ),
+    ],
+    ids=["variable", "literal", "search-literal", "search-variable"],
+)
+async def test_a_nul_character_in_text_is_a_clear_error_that_writes_nothing(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    owner_sessions: Sessions,
+    query: str,
+    variables: dict[str, object] | None,
+) -> None:
+    """PostgreSQL stores no NUL in text: the request is refused before anything runs."""
+    org, token = await setup(factory, client, "Nul")
+    response = await tokens.graphql(client, token, query, variables)
+    assert response.status_code == 400, response.text
+    assert "NUL" in response.json()["errors"][0]["message"]
+    assert await count(owner_sessions, Customer, org) == 0
+    # Over GET as well.
+    params = {"query": query, **({"variables": json.dumps(variables)} if variables else {})}
+    got = await client.get("/graphql", params=params, headers={"authorization": f"Bearer {token}"})
+    assert got.status_code == 400, got.text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -18,8 +19,24 @@ from hub.app import create_app
 from hub.db import app_role_url, create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
+from hub.orgs import credentials
 from hub.settings import Settings
 from tests.factories import Factory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_secret_hashing() -> Iterator[None]:
+    """argon2 with the lowest cost the suite can bear: real hashes, a millisecond each.
+
+    Production parameters take ~0.2 s per hash and per check, and nearly every test makes an
+    organisation (a client secret) and fetches a token (a check); the cost parameters travel
+    inside each hash, so checking works the same. Subprocesses (`hub serve`) keep the real cost.
+    """
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credentials, "_hasher", cheap)
+        patch.setattr(credentials, "_DUMMY_HASH", cheap.hash("not a secret of anyone"))
+        yield
 
 
 @pytest.fixture(scope="session")

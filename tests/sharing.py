@@ -22,6 +22,7 @@ from hub.opportunities.models import Opportunity, OpportunitySource, Opportunity
 from hub.partnerships.models import PartnershipStatus
 from resolvers.ids import NodeType, decode_any_id, encode_id
 from tests import tokens
+from tests.api.test_partnerships import data as data
 from tests.api.test_partnerships import partnership_row
 from tests.factories import Factory, Org
 
@@ -66,13 +67,37 @@ def uuid_of(global_id: str) -> uuid.UUID:
     return decode_any_id(global_id)[1]
 
 
-async def data(client: httpx.AsyncClient, token: str, query: str, **variables: Any) -> Any:
-    """`data` of a 200 response that carried no GraphQL error."""
-    response = await tokens.graphql(client, token, query, variables)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
+@dataclass
+class Sharing:
+    """An owner, its partner and their partnership, with tokens of every scope for both."""
+
+    owner: Org
+    partner: Org
+    partnership_id: str
+    owner_token: str
+    partner_token: str
+
+
+async def sharing(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessions: Sessions,
+    status: PartnershipStatus = PartnershipStatus.ACTIVE,
+    owner: Org | None = None,
+    *,
+    prefix: str = "Sh",
+) -> Sharing:
+    """A fresh owner (unless given) and partner, partnered in `status`."""
+    owner = owner or await factory.organisation(f"{prefix}Owner")
+    partner = await factory.organisation(f"{prefix}Partner")
+    partnership_id = await partnership_row(sessions, owner, partner, status)
+    return Sharing(
+        owner,
+        partner,
+        partnership_id,
+        await tokens.client_credentials(client, owner.client),
+        await tokens.client_credentials(client, partner.client),
+    )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from hub.access.partnerships import (
     side_of,
 )
 from hub.access.policy import ROLE_SCOPES, grantable_scopes, require_admin, require_scope
-from hub.access.received import ReceivedGrant, forget_received_grants, received_grants
+from hub.access.received import ReceivedGrant, received_grants
 from hub.access.scopes import Scope
 from hub.access.visibility import (
     get_owned,
@@ -32,7 +32,6 @@ from hub.access.visibility import (
     get_visible_many,
     select_owned,
     select_visible,
-    visible_where,
 )
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "disclose_by_id",
     "disclose_page",
     "explain_access",
-    "forget_received_grants",
     "get_grant",
     "get_grant_to_change",
     "get_grants_many",
@@ -78,5 +76,4 @@ __all__ = [
     "select_partnerships",
     "select_visible",
     "side_of",
-    "visible_where",
 ]

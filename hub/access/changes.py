@@ -93,19 +93,22 @@ async def get_to_change(
         return await get_owned(session, actor, model, record_id, lock=lock, field=field)
     except NotFound:
         pass
-    await get_visible(session, actor, model, record_id, field=field)
     allowed, described = PARTNER_MAY_CHANGE.get(model, (frozenset(), ""))
-    if not changing or not set(changing) <= allowed:
-        raise Forbidden(f"A partner may change only {described}." if described else _ONLY_THE_OWNER)
-    statement = (await select_visible(session, actor, model, at_least=Access.CONTRIBUTE)).where(
-        model.id == record_id
-    )
-    if lock:
-        statement = statement.with_for_update()
-    record = (await session.scalars(statement)).one_or_none()
-    if record is None:
-        raise Forbidden("Changing a shared record needs a live CONTRIBUTE grant.")
-    return record
+    if changing and set(changing) <= allowed:
+        statement = (await select_visible(session, actor, model, at_least=Access.CONTRIBUTE)).where(
+            model.id == record_id
+        )
+        if lock:
+            statement = statement.with_for_update()
+        record = (await session.scalars(statement)).one_or_none()
+        if record is not None:
+            return record
+        refusal = "Changing a shared record needs a live CONTRIBUTE grant."
+    else:
+        refusal = f"A partner may change only {described}." if described else _ONLY_THE_OWNER
+    # Refused: FORBIDDEN if the actor can see the record at all, else `NotFound` like any other.
+    await get_visible(session, actor, model, record_id, field=field)
+    raise Forbidden(refusal)
 
 
 _ONLY_THE_OWNER = "Only the owner of this record may change it."

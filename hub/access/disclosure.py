@@ -96,15 +96,15 @@ async def disclose(
     redaction, per_record = _REDACTIONS.get(model, (None, False))
     if not foreign or redaction is None:
         return list(rows)
-    if per_record:
-        covering = await covering_grants(session, actor, model, foreign)
-    else:
-        received = await received_grants(session, actor)
-        covering = defaultdict(lambda: list(received))
+    # Field policy needs the grants that cover each row; the rest needs only the actor's own.
+    covering = await covering_grants(session, actor, model, foreign) if per_record else {}
+    received = await received_grants(session, actor)
+
+    def grants_of(row: M) -> Sequence[ReceivedGrant]:
+        return covering.get(row.id, []) if per_record else received
+
     return [
-        row
-        if row.org_id == actor.org_id
-        else _detached(row, redaction(row, actor, covering.get(row.id, [])))
+        row if row.org_id == actor.org_id else _detached(row, redaction(row, actor, grants_of(row)))
         for row in rows
     ]
 

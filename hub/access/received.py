@@ -95,11 +95,6 @@ async def received_grants(session: AsyncSession, actor: Actor) -> tuple[Received
     return grants
 
 
-def forget_received_grants(session: AsyncSession) -> None:
-    """After a change to a partnership or grant, the next read in this request looks again."""
-    session.info.pop(_CACHE_KEY, None)
-
-
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     """A rolled-back savepoint takes its `SET LOCAL` with it, so the grants are read again."""

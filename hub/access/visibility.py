@@ -45,21 +45,6 @@ async def select_visible(
 
     `owner` narrows to one owning organisation (a partner's per-owner view); an owner the
     actor has no live grant from gives no rows, exactly like an owner with no records.
-    """
-    where = await visible_where(session, actor, model, owner=owner, at_least=at_least)
-    return select(model).where(where)
-
-
-async def visible_where(
-    session: AsyncSession,
-    actor: Actor,
-    model: type[M],
-    *,
-    owner: uuid.UUID | None = None,
-    at_least: Access = Access.READ,
-) -> ColumnElement[bool]:
-    """The WHERE clause of `select_visible`, for statements that select more than the rows.
-
     `at_least` counts only grants with that access: CONTRIBUTE for rows a partner may change.
     """
     sources: list[ColumnElement[bool]] = []
@@ -69,7 +54,7 @@ async def visible_where(
         for grant in grants_for(model, await received_grants(session, actor), at_least):
             if owner is None or owner == grant.owner_id:
                 sources.append(covers(model, grant))
-    return or_(false(), *sources)
+    return select(model).where(or_(false(), *sources))
 
 
 async def get_visible(

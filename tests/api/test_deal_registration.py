@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,11 +31,12 @@ from hub.customers.models import Customer
 from hub.deals.models import DealRegistration, DealStatus
 from hub.opportunities.models import Opportunity, OpportunityStage
 from hub.partnerships.models import PartnershipStatus
-from resolvers.ids import NodeType, decode_any_id, encode_id
+from resolvers.ids import NodeType
 from tests import tokens
 from tests.api.test_partnerships import SUSPEND, data, move, partnership_row, token_of
 from tests.api.test_statement_count import counting_statements
 from tests.factories import Factory, Org
+from tests.sharing import gid, sharing, uuid_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -67,36 +67,6 @@ PLAIN_REVIEW = f"""mutation ($input: ReviewDealRegistrationInput!) {{
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@dataclass
-class Channel:
-    """An owner, one partner and their partnership, with all-scope tokens for both."""
-
-    owner: Org
-    partner: Org
-    partnership_id: str
-    owner_token: str
-    partner_token: str
-
-
-async def channel(
-    client: httpx.AsyncClient,
-    factory: Factory,
-    sessions: Sessions,
-    status: PartnershipStatus = PartnershipStatus.ACTIVE,
-    owner: Org | None = None,
-) -> Channel:
-    owner = owner or await factory.organisation("DrOwner")
-    partner = await factory.organisation("DrPartner")
-    partnership_id = await partnership_row(sessions, owner, partner, status)
-    return Channel(
-        owner,
-        partner,
-        partnership_id,
-        await token_of(client, owner),
-        await token_of(client, partner),
-    )
 
 
 def in_days(days: int) -> str:
@@ -157,16 +127,8 @@ def ids(nodes: list[dict[str, Any]]) -> list[str]:
     return [each["id"] for each in nodes]
 
 
-def gid(node_type: NodeType, record_id: uuid.UUID) -> str:
-    return encode_id(node_type, record_id)
-
-
 def random_id(node_type: NodeType = NodeType.DEAL_REGISTRATION) -> str:
     return gid(node_type, uuid.uuid4())
-
-
-def uuid_of(global_id: str) -> uuid.UUID:
-    return decode_any_id(global_id)[1]
 
 
 def organisation(org: Org) -> dict[str, Any]:
@@ -248,7 +210,7 @@ async def opportunity_row(sessions: Sessions, global_id: str) -> Opportunity:
 async def test_partner_registers_owner_approves_and_partner_sees_it_approved(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     customer = await factory.customer(s.owner, "ACME Corporation Ltd")
     [open_deal] = await factory.opportunities(s.owner, customer, 1, stage=OpportunityStage.PROPOSAL)
     close = in_days(45)
@@ -362,7 +324,7 @@ async def test_partner_registers_owner_approves_and_partner_sees_it_approved(
 async def test_approval_without_a_customer_makes_one_from_the_registration(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(
         client, s.partner_token, s.partnership_id, customerName="  Initech AG ", product="Staplers"
     )
@@ -384,7 +346,7 @@ async def test_approval_without_a_customer_makes_one_from_the_registration(
 async def test_approval_links_an_existing_open_opportunity(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     customer = await factory.customer(s.owner, "Acme Corp")
     [open_deal] = await factory.opportunities(
         s.owner, customer, 1, stage=OpportunityStage.QUALIFICATION
@@ -432,7 +394,7 @@ async def test_approval_links_an_existing_open_opportunity(
 async def test_rejection_with_a_reason_and_no_second_review(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
 
     rejected = await review(
@@ -470,8 +432,8 @@ async def test_rejection_with_a_reason_and_no_second_review(
 async def test_conflicts_by_fuzzy_name_and_domain_against_customers_opportunities_and_others(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
-    other = await channel(client, factory, owner_sessions, owner=s.owner)
+    s = await sharing(client, factory, owner_sessions)
+    other = await sharing(client, factory, owner_sessions, owner=s.owner)
     fuzzy = await factory.customer(s.owner, "ACME Corporation Ltd")
     by_domain = await factory.customer(s.owner, "Roadrunner Holdings", domain="www.acme.example")
     await factory.customer(s.owner, "Acme Tools")  # 0.45: a different company
@@ -574,7 +536,7 @@ async def test_conflicts_by_fuzzy_name_and_domain_against_customers_opportunitie
 async def test_reviewed_registrations_and_the_partner_side_show_no_conflicts(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     customer = await factory.customer(s.owner, "Acme Corp")
     pending = await register(client, s.partner_token, s.partnership_id)
     approved = await register(client, s.partner_token, s.partnership_id, customerName="Acme")
@@ -597,8 +559,8 @@ async def test_reviewed_registrations_and_the_partner_side_show_no_conflicts(
 async def test_first_to_register_wins_while_pending_and_protected_then_the_deal_is_free(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     earlier = await register(client, first.partner_token, first.partnership_id)
     later = await register(
         client,
@@ -636,8 +598,8 @@ async def test_first_to_register_wins_while_pending_and_protected_then_the_deal_
 async def test_rejecting_the_first_frees_the_deal_and_the_same_partner_never_blocks_itself(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     earlier = await register(client, first.partner_token, first.partnership_id)
     again = await register(client, first.partner_token, first.partnership_id)
     later = await register(client, second.partner_token, second.partnership_id)
@@ -657,8 +619,8 @@ async def test_a_registration_committed_late_cannot_take_a_protected_deal(
     """`created_at` is the registering transaction's start: one that commits after a later one
     was approved is "earlier" yet must not win. An APPROVED, protected registration holds the
     deal against every other, whatever their order."""
-    first = await channel(client, factory, owner_sessions)
-    late = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    late = await sharing(client, factory, owner_sessions, owner=first.owner)
     approved = await register(client, first.partner_token, first.partnership_id)
     await approve(client, first.owner_token, approved["id"])
     slow = await register(client, late.partner_token, late.partnership_id)
@@ -677,8 +639,8 @@ async def test_a_registration_committed_late_cannot_take_a_protected_deal(
 async def test_an_opportunity_protected_for_one_partner_is_not_linked_to_another(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     mine = await register(client, first.partner_token, first.partnership_id)
     theirs = await register(
         client,
@@ -706,8 +668,8 @@ async def test_an_opportunity_protected_for_one_partner_is_not_linked_to_another
 async def test_concurrent_approvals_of_two_conflicting_registrations_one_wins(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     pairs = []
     for name in ("Initech", "Cyberdyne Systems", "Tyrell Corp"):
         deal = {"customerName": name, "customerDomain": None}
@@ -749,7 +711,7 @@ async def test_concurrent_approvals_of_two_conflicting_registrations_one_wins(
 async def test_concurrent_reviews_of_one_registration_decide_it_once(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
 
     outcomes = await asyncio.gather(
@@ -784,8 +746,8 @@ async def test_concurrent_reviews_of_one_registration_decide_it_once(
 async def test_the_registering_partner_learns_of_an_earlier_claim_but_never_whose(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     await factory.customer(first.owner, "Acme Corp", domain="acme.example")
     earlier = await register(client, first.partner_token, first.partnership_id)
     secrets = [
@@ -823,8 +785,8 @@ async def test_the_registering_partner_learns_of_an_earlier_claim_but_never_whos
 async def test_a_second_partner_of_the_same_owner_sees_none_of_the_firsts_registrations(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     theirs = await register(client, first.partner_token, first.partnership_id)
     mine = await register(
         client,
@@ -869,7 +831,7 @@ async def test_a_second_partner_of_the_same_owner_sees_none_of_the_firsts_regist
 async def test_a_stranger_gets_exactly_the_answer_of_a_random_id(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
     stranger = await factory.organisation("DrStranger")
     token = await token_of(client, stranger)
@@ -905,7 +867,7 @@ async def test_a_stranger_gets_exactly_the_answer_of_a_random_id(
 async def test_the_owner_side_cannot_register_and_the_partner_side_cannot_review(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
     requests: list[tuple[str, str, dict[str, Any]]] = [
         (s.owner_token, REGISTER, {"input": deal_input(s.partnership_id)}),
@@ -938,7 +900,7 @@ async def test_the_owner_side_cannot_register_and_the_partner_side_cannot_review
 async def test_a_partnership_that_is_not_active_takes_no_registration(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions, status: PartnershipStatus
 ) -> None:
-    s = await channel(client, factory, owner_sessions, status)
+    s = await sharing(client, factory, owner_sessions, status)
 
     payload = (await data(client, s.partner_token, REGISTER, input=deal_input(s.partnership_id)))[
         "registerDeal"
@@ -954,7 +916,7 @@ async def test_a_partnership_that_is_not_active_takes_no_registration(
 async def test_approval_waits_for_an_active_partnership_and_rejection_does_not(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     first = await register(client, s.partner_token, s.partnership_id)
     second = await register(client, s.partner_token, s.partnership_id, customerName="Hooli")
     suspended = (await data(client, s.owner_token, move(SUSPEND), id=s.partnership_id))[
@@ -973,7 +935,7 @@ async def test_approval_waits_for_an_active_partnership_and_rejection_does_not(
 async def test_scopes(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     await factory.customer(s.owner, "Acme Corp")
     registered = await register(client, s.partner_token, s.partnership_id)
     approve_input = {"input": {"id": registered["id"], "decision": "APPROVE"}}
@@ -1041,7 +1003,7 @@ async def test_list_pages_filters_and_both_sides_of_one_organisation(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
     """A distributor registers with its vendor and takes registrations from its resellers."""
-    vendor = await channel(client, factory, owner_sessions)
+    vendor = await sharing(client, factory, owner_sessions)
     distributor = vendor.partner
     reseller = await factory.organisation("DrReseller")
     downstream = await partnership_row(
@@ -1087,7 +1049,7 @@ async def test_list_pages_filters_and_both_sides_of_one_organisation(
 async def test_register_input_errors_are_user_errors_that_write_nothing(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     cases: list[tuple[str, dict[str, Any], list[tuple[list[str], str]]]] = [
         ("empty name", {"customerName": ""}, [(["input", "customerName"], "REQUIRED")]),
         ("blank name", {"customerName": "   "}, [(["input", "customerName"], "REQUIRED")]),
@@ -1164,7 +1126,7 @@ async def test_register_input_errors_are_user_errors_that_write_nothing(
 async def test_review_input_errors_are_user_errors_that_write_nothing(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     customer = await factory.customer(s.owner, "Acme Corp")
     [opportunity] = await factory.opportunities(
         s.owner, customer, 1, stage=OpportunityStage.PROPOSAL
@@ -1295,7 +1257,7 @@ async def test_bad_enums_and_shapes_are_clear_errors(
     override: dict[str, Any] | None,
     literal: str | None,
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
     if mutation == "register":
         variables = {"input": deal_input(s.partnership_id, **(override or {}))}
@@ -1342,8 +1304,8 @@ async def test_bad_page_arguments_are_bad_user_input(
 async def test_a_page_with_conflicts_and_claims_costs_the_same_statements_at_any_size(
     client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     for index, name in enumerate(
         ("Initech", "Umbrella", "Cyberdyne", "Soylent", "Tyrell", "Wonka")
     ):
@@ -1387,8 +1349,8 @@ async def enter(connection: AsyncConnection, org: Org) -> None:
 async def test_rls_each_side_reads_only_its_own_registrations(
     app_engine: AsyncEngine, client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    first = await channel(client, factory, owner_sessions)
-    second = await channel(client, factory, owner_sessions, owner=first.owner)
+    first = await sharing(client, factory, owner_sessions)
+    second = await sharing(client, factory, owner_sessions, owner=first.owner)
     theirs = await register(client, first.partner_token, first.partnership_id)
     mine = await register(client, second.partner_token, second.partnership_id)
     stranger = await factory.organisation("DrRlsStranger")
@@ -1415,7 +1377,7 @@ async def test_rls_each_side_reads_only_its_own_registrations(
 async def test_rls_a_partner_cannot_update_or_delete_a_registration(
     app_engine: AsyncEngine, client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
 ) -> None:
-    s = await channel(client, factory, owner_sessions)
+    s = await sharing(client, factory, owner_sessions)
     registered = await register(client, s.partner_token, s.partnership_id)
     record_id = uuid_of(registered["id"])
 

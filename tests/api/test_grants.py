@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,10 +25,11 @@ from hub.audit.models import AuditEvent
 from hub.customers.models import Customer
 from hub.grants.models import Grant, GrantRecord
 from hub.partnerships.models import PartnershipStatus
-from resolvers.ids import NodeType, decode_any_id, encode_id
+from resolvers.ids import NodeType
 from tests import tokens
-from tests.api.test_partnerships import END, INVITE, data, move, partnership_row, token_of
+from tests.api.test_partnerships import END, INVITE, data, move, token_of
 from tests.factories import Factory, Org
+from tests.sharing import gid, sharing, uuid_of
 
 Sessions = async_sessionmaker[AsyncSession]
 END_PARTNERSHIP, INVITE_PARTNER = move(END), INVITE
@@ -60,36 +60,6 @@ ALL_HIDDEN = [
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-@dataclass
-class Sharing:
-    """An owner, its partner and their partnership, with tokens of every scope for both."""
-
-    owner: Org
-    partner: Org
-    partnership_id: str
-    owner_token: str
-    partner_token: str
-
-
-async def sharing(
-    client: httpx.AsyncClient,
-    factory: Factory,
-    sessions: Sessions,
-    status: PartnershipStatus = PartnershipStatus.ACTIVE,
-    owner: Org | None = None,
-) -> Sharing:
-    owner = owner or await factory.organisation("GrOwner")
-    partner = await factory.organisation("GrPartner")
-    partnership_id = await partnership_row(sessions, owner, partner, status)
-    return Sharing(
-        owner,
-        partner,
-        partnership_id,
-        await token_of(client, owner),
-        await token_of(client, partner),
-    )
 
 
 def grant_input(partnership_id: str, **overrides: Any) -> dict[str, Any]:
@@ -128,16 +98,8 @@ def ids(nodes: list[dict[str, Any]]) -> list[str]:
     return [node["id"] for node in nodes]
 
 
-def gid(node_type: NodeType, record_id: uuid.UUID) -> str:
-    return encode_id(node_type, record_id)
-
-
 def random_grant_id() -> str:
     return gid(NodeType.GRANT, uuid.uuid4())
-
-
-def uuid_of(global_id: str) -> uuid.UUID:
-    return decode_any_id(global_id)[1]
 
 
 async def grant_count(sessions: Sessions, org: Org) -> tuple[int, int]:

@@ -499,21 +499,29 @@ async def check_view(client: httpx.AsyncClient, world: World, viewer: str) -> in
 
 
 async def owners_rows(sessions: Sessions, world: World) -> list[tuple[str, ...]]:
-    """The owners' rows and every partnership and grant of the world, as comparable tuples."""
+    """The owners' rows and every partnership and grant of the world, as comparable tuples.
+
+    Leaves out what a partner may legitimately change under CONTRIBUTE (an opportunity's stage,
+    next step, expected close date and version; SHARED comments it writes): `contributions`
+    checks those.
+    """
     owners = [world.orgs[key].id for key in OWNERS]
     everyone = [org.id for org in world.orgs.values()]
+    viewers = [world.orgs[key].id for key in VIEWERS]
     statement = text(
         """
         SELECT 'customer', id::text, version::text || array_to_string(consent_purposes, ',')
             FROM customers WHERE org_id = ANY(:owners)
         UNION ALL SELECT 'contact', id::text, coalesce(email, '') FROM contacts
             WHERE org_id = ANY(:owners)
-        UNION ALL SELECT 'opportunity', id::text, version::text FROM opportunities
-            WHERE org_id = ANY(:owners)
+        UNION ALL SELECT 'opportunity', id::text, md5(concat_ws('|', customer_id, name, amount,
+                currency, probability, owner_user_id, assigned_partnership_id, source,
+                internal_notes))
+            FROM opportunities WHERE org_id = ANY(:owners)
         UNION ALL SELECT 'case', id::text, version::text || status FROM cases
             WHERE org_id = ANY(:owners)
         UNION ALL SELECT 'comment', id::text, visibility FROM case_comments
-            WHERE org_id = ANY(:owners)
+            WHERE org_id = ANY(:owners) AND author_org_id <> ALL(:viewers)
         UNION ALL SELECT 'partnership', id::text, status FROM partnerships
             WHERE org_id = ANY(:everyone) OR partner_org_id = ANY(:everyone)
         UNION ALL SELECT 'grant', id::text,
@@ -523,8 +531,44 @@ async def owners_rows(sessions: Sessions, world: World) -> list[tuple[str, ...]]
         """
     )
     async with sessions() as session:
-        rows = await session.execute(statement, {"owners": owners, "everyone": everyone})
+        rows = await session.execute(
+            statement, {"owners": owners, "everyone": everyone, "viewers": viewers}
+        )
         return [tuple(row) for row in rows]
+
+
+async def contributions(sessions: Sessions, world: World) -> set[tuple[str, str, str]]:
+    """What partners changed on the owners' side: (viewer, record key, what) per change.
+
+    A comment a partner wrote on an owner's case, or an owner's opportunity whose partner-touched
+    columns differ from the world's.
+    """
+    key_of = {record.id: key for key, record in world.records.items()}
+    viewer_of = {world.orgs[key].id: key for key in VIEWERS}
+    owners = [world.orgs[key].id for key in OWNERS]
+    async with sessions() as session:
+        comments = await session.execute(
+            text(
+                "SELECT author_org_id, case_id, visibility FROM case_comments"
+                " WHERE org_id = ANY(:owners) AND author_org_id = ANY(:viewers)"
+            ),
+            {"owners": owners, "viewers": list(viewer_of)},
+        )
+        changed = await session.execute(
+            text(
+                "SELECT o.id, p.partner_org_id FROM opportunities o"
+                " LEFT JOIN partnerships p ON p.id = o.assigned_partnership_id"
+                " WHERE o.org_id = ANY(:owners) AND o.version > 1"
+            ),
+            {"owners": owners},
+        )
+        return {
+            (viewer_of[author], key_of[case], f"comment {visibility}")
+            for author, case, visibility in comments
+        } | {
+            (viewer_of.get(partner, "owner"), key_of[opportunity], "opportunity")
+            for opportunity, partner in changed
+        }
 
 
 # --- the property --------------------------------------------------------------------------
@@ -605,7 +649,11 @@ async def test_no_partner_receives_what_its_grants_do_not_share(
     assert tally.hits >= OPERATIONS // 50, tally.hits
     assert not tally.connection_failures, tally.connection_failures
 
-    # Nothing a partner sent changed the owners' side of the world, and every view still holds.
+    # Nothing a partner sent changed the owners' side of the world beyond what CONTRIBUTE
+    # allows (A comments on the cases it raised, B moves its assigned opportunity), and every
+    # view still holds.
     assert await owners_rows(owner_sessions, world) == before
+    allowed = {("A", "k1", "comment SHARED"), ("B", "o3", "opportunity")}
+    assert await contributions(owner_sessions, world) <= allowed
     after = {viewer: await check_view(client, world, viewer) for viewer in VIEWERS}
     assert after == shown, (after, shown)

@@ -1,10 +1,11 @@
 """The world the isolation property runs in, and what each organisation in it may receive.
 
 Two owners, four partners and a stranger. The owner `O` shares with `A` (ASSIGNED, EXPLICIT,
-CONTRIBUTE), `B` (SEGMENT rules on region, stage, priority, industry and lifecycle, for SALES,
-SERVICE and MARKETING), `G` (one live grant, one revoked, one expired) and `D` (whose partnership
-is SUSPENDED). The second owner `O2` shares with `A` too, and once shared with `G` through a
-partnership that has since ENDED. Every organisation has records of its own. Every value that
+CONTRIBUTE on its cases), `B` (SEGMENT rules on region, stage, priority, industry and lifecycle,
+for SALES, SERVICE and MARKETING, and CONTRIBUTE on its assigned opportunity), `G` (one live
+grant, one revoked, one expired) and `D` (whose partnership is SUSPENDED). The second owner `O2`
+shares with `A` too, and once shared with `G` through a partnership that has since ENDED.
+Every organisation has records of its own. Every value that
 must not travel is a unique, recognisable string: names, subjects, comment bodies, internal
 notes and each contact's personal data carry a tag such as `tq3f9c1d2e4a5b`.
 
@@ -174,12 +175,14 @@ GRANTS: dict[str, GrantSpec] = {
         "OA", "CUSTOMERS", "EXPLICIT", "SALES", explicit=("c1", "c6"), policy={NAME: V, EMAIL: M}
     ),
     "gA_case": GrantSpec("OA", "CASES", "ASSIGNED", "SERVICE", access="CONTRIBUTE"),
+    # B contributes to the opportunity assigned to it; its segment grant only reads, so nothing
+    # B may change (a stage) moves a record in or out of what the expectation says it sees.
+    "gB_assigned": GrantSpec("OB", "OPPORTUNITIES", "ASSIGNED", "SALES", access="CONTRIBUTE"),
     "gB_opp": GrantSpec(
         "OB",
         "OPPORTUNITIES",
         "SEGMENT",
         "SALES",
-        access="CONTRIBUTE",
         include={"region": ("AMER",)},
         exclude={"stage": ("CLOSED_LOST",)},
     ),

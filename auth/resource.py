@@ -77,7 +77,13 @@ class ResourceServer:
             external=True,
         )
 
-    async def actor(self, session: AsyncSession, claims: AccessClaims, request_id: str) -> Actor:
+    async def actor(
+        self,
+        session: AsyncSession,
+        claims: AccessClaims,
+        request_id: str,
+        source_address: str | None = None,
+    ) -> Actor:
         """Enter the token's organisation for this transaction and confirm the token is live."""
         await enter_organisation(session, claims.org_id)
         standing = await token_standing(session, claims.standing_subject())
@@ -93,4 +99,5 @@ class ResourceServer:
             request_id=request_id,
             user_id=claims.user_id,
             role=standing.role,
+            source_address=source_address,
         )

@@ -197,7 +197,12 @@ class GraphQLEndpoint:
                 message="The access token is invalid or expired.",
             )
         try:
-            actor = await self.resource_server().actor(session, claims, request.state.request_id)
+            actor = await self.resource_server().actor(
+                session,
+                claims,
+                request.state.request_id,
+                request.client.host if request.client else None,
+            )
         except InvalidToken as error:
             return await _refuse(
                 session,

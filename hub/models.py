@@ -1,6 +1,6 @@
 """Every domain model, imported in one place so alembic and tests see the whole metadata."""
 
-from hub.audit.models import AuditEvent
+from hub.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, Disclosure
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
@@ -14,6 +14,8 @@ from hub.partnerships.models import Partnership
 
 __all__ = [
     "ApiClient",
+    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuthorizationCode",
     "Base",
@@ -22,6 +24,7 @@ __all__ = [
     "Contact",
     "Customer",
     "DealRegistration",
+    "Disclosure",
     "Grant",
     "GrantRecord",
     "Invitation",

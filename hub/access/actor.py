@@ -32,6 +32,8 @@ class Actor:
     request_id: str
     user_id: uuid.UUID | None = None
     role: Role | None = None
+    # Where the request came from, for the audit trail.
+    source_address: str | None = None
 
     def has_scope(self, scope: Scope) -> bool:
         return scope in self.scopes

@@ -1,19 +1,22 @@
-"""Audit events. The ledger issue chains them by hash; this table is where they land.
+"""The audit ledger's tables: events, each organisation's chain head, checkpoints, disclosures.
 
 Events that no organisation can be trusted to own (a forged token, an unknown client) are kept
 under `HUB_ORG`, the hub's own id, so every event still has an `org_id` to lead its key.
+Rows are written only by `hub_audit_append` (migration 20261127_audit_ledger), never through
+these classes; they are here to be read.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy import BigInteger, DateTime, Index, String, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import TenantModel
+from hub.db import Base, TenantModel
 
 HUB_ORG = uuid.UUID(int=0)
 
@@ -23,11 +26,67 @@ class AuditEvent(TenantModel):
     __table_args__ = (
         Index("ix_audit_events_org_id_created_at_id", "org_id", "created_at", "id"),
         Index("ix_audit_events_org_id_type_created_at", "org_id", "type", "created_at"),
+        Index("uq_audit_events_org_id_seq", "org_id", "seq", unique=True),
+        Index("ix_audit_events_actor_org_id_created_at_id", "actor_org_id", "created_at", "id"),
+        Index("ix_audit_events_record_ids", "record_ids", postgresql_using="gin"),
     )
 
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(BYTEA)
     type: Mapped[str] = mapped_column(String(60))
+    actor_org_id: Mapped[uuid.UUID | None] = mapped_column()
     actor_client_id: Mapped[str | None] = mapped_column(String(64))
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column()
     request_id: Mapped[str | None] = mapped_column(String(64))
     source_address: Mapped[str | None] = mapped_column(INET)
+    record_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), server_default=text("'{}'::uuid[]")
+    )
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class AuditChainHead(Base):
+    """Where an organisation's chain ends: the row its appends lock, one organisation at a time."""
+
+    __tablename__ = "audit_chain_heads"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(BYTEA)
+
+
+class AuditCheckpoint(Base):
+    """The chain's hash at a retention cut: verifying resumes from here after older events go."""
+
+    __tablename__ = "audit_checkpoints"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(BYTEA)
+    cut_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+
+
+class Disclosure(Base):
+    """One field of one subject as one partner received it under one grant: first, last, times.
+
+    The disclosure report reads these, never the ledger; each disclosure event updates them in
+    the transaction that appends it.
+    """
+
+    __tablename__ = "disclosures"
+    __table_args__ = (Index("ix_disclosures_org_id_customer_id", "org_id", "customer_id"),)
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    partner_org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    field: Mapped[str] = mapped_column(String(80), primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    times: Mapped[int] = mapped_column(BigInteger)

@@ -1,18 +1,20 @@
-"""Writing an audit event, in the caller's transaction: the event and its work commit together."""
+"""Recording an audit event in the caller's transaction: the event and its work commit together."""
 
 from __future__ import annotations
 
 import enum
-import ipaddress
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
-from hub.audit.models import HUB_ORG, AuditEvent
+from hub.audit.chain import envelope, jsonable
+from hub.audit.ledger import pending
+from hub.audit.models import HUB_ORG
 
 
 class EventType(enum.StrEnum):
@@ -42,11 +44,24 @@ class EventType(enum.StrEnum):
     DEAL_REGISTERED = "deal.registered"
     DEAL_APPROVED = "deal.approved"
     DEAL_REJECTED = "deal.rejected"
+    RECORD_CREATED = "record.created"
+    RECORD_UPDATED = "record.updated"
+    DISCLOSURE = "disclosure"
+    PERSONAL_DATA_EXPORTED = "privacy.exported"
+    PERSONAL_DATA_ERASED = "privacy.erased"
+    PRIVACY_NOTICE_ACKNOWLEDGED = "privacy.notice_acknowledged"
+    RETENTION_CHANGED = "retention.changed"
+    RETENTION_APPLIED = "retention.applied"
 
 
 @dataclass(frozen=True)
 class Event:
-    """One thing that happened. `org_id` None files it under the hub itself (`HUB_ORG`)."""
+    """One thing that happened.
+
+    `org_id` is the chain it is filed in (None: the hub's own, `HUB_ORG`); `actor_org_id` the
+    organisation that acted, when that is another one (a partner reading or changing an owner's
+    records); `record_ids` the records it concerns, which `auditEvents` filters on.
+    """
 
     type: EventType
     org_id: uuid.UUID | None = None
@@ -55,45 +70,65 @@ class Event:
     request_id: str | None = None
     source_address: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    actor_org_id: uuid.UUID | None = None
+    record_ids: Sequence[uuid.UUID] = ()
 
 
 async def record(session: AsyncSession, event: Event) -> None:
-    """Append `event` in the session's transaction; if it cannot be written, the work fails."""
-    await session.execute(
-        insert(AuditEvent).values(
-            org_id=event.org_id or HUB_ORG,
+    """Record `event` in the session's transaction; it is appended when the transaction commits,
+    and if it cannot be, nothing of the transaction is written."""
+    record_now(session, event)
+
+
+def record_now(session: AsyncSession, event: Event) -> None:
+    chain = event.org_id or HUB_ORG
+    pending(session.sync_session).append(
+        envelope(
+            org_id=chain,
+            id=uuid.uuid4(),
             type=event.type.value,
-            actor_client_id=event.client_id,
+            actor_org_id=event.actor_org_id or event.org_id,
             actor_user_id=event.user_id,
+            actor_client_id=event.client_id,
             request_id=event.request_id,
-            source_address=_address(event.source_address),
-            details=event.details,
+            source_address=event.source_address,
+            record_ids=event.record_ids,
+            details=jsonable(event.details),
+            created_at=datetime.now(UTC),
         )
     )
 
 
 async def record_act(
-    session: AsyncSession, actor: Actor, event_type: EventType, details: dict[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    event_type: EventType,
+    details: dict[str, Any],
+    *,
+    chain: uuid.UUID | None = None,
+    record_ids: Sequence[uuid.UUID] = (),
 ) -> None:
-    """Append what `actor` did, filed under its own organisation with its user or client."""
-    await record(
-        session,
-        Event(
-            type=event_type,
-            org_id=actor.org_id,
-            client_id=actor.client_id,
-            user_id=actor.user_id,
-            request_id=actor.request_id,
-            details=details,
-        ),
+    """Record what `actor` did: filed in its own organisation's chain, or in `chain` (the owner
+    of the records a partner changed), with its user or client and where the request came from."""
+    record_now(session, acted(actor, event_type, details, chain=chain, record_ids=record_ids))
+
+
+def acted(
+    actor: Actor,
+    event_type: EventType,
+    details: dict[str, Any],
+    *,
+    chain: uuid.UUID | None = None,
+    record_ids: Sequence[uuid.UUID] = (),
+) -> Event:
+    return Event(
+        type=event_type,
+        org_id=chain or actor.org_id,
+        actor_org_id=actor.org_id,
+        client_id=actor.client_id,
+        user_id=actor.user_id,
+        request_id=actor.request_id,
+        source_address=actor.source_address,
+        details=details,
+        record_ids=record_ids,
     )
-
-
-def _address(value: str | None) -> str | None:
-    """Only a real IP address goes into the INET column (test clients report names)."""
-    if value is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None

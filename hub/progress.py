@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -17,7 +17,7 @@ from tqdm import tqdm
 class Progress:
     """Counts work done; `advance` moves the bar, `summary` is what a pipe reads at the end."""
 
-    def __init__(self, bar: tqdm[object] | None) -> None:
+    def __init__(self, bar: tqdm[Any] | None) -> None:
         self.bar = bar
         self.done = 0
 
@@ -33,7 +33,7 @@ def progress(
 ) -> Iterator[Progress]:
     """Track `total` units of `description`; the bar appears only on a terminal."""
     out = stream or sys.stderr
-    bar: tqdm[object] | None = (
+    bar: tqdm[Any] | None = (
         tqdm(total=total, desc=description, unit=unit, file=out, dynamic_ncols=True)
         if out.isatty()
         else None

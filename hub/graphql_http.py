@@ -10,12 +10,14 @@ is written and the response claims no success (`data` is null, HTTP 500).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from cross_web import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +29,8 @@ from auth.tokens import InvalidToken
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
 from resolvers.context import RequestContext
+
+log = logging.getLogger("hub.graphql")
 
 GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 
@@ -63,6 +67,21 @@ def _is_request_error(response_data: Mapping[str, object]) -> bool:
 def _bad_request(reason: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": reason, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=400
+    )
+
+
+def _not_committed(request_id: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "data": None,
+            "errors": [
+                {
+                    "message": "The request could not be completed; nothing was written.",
+                    "extensions": {"code": "INTERNAL", "requestId": request_id},
+                }
+            ],
+        },
+        status_code=500,
     )
 
 
@@ -225,7 +244,14 @@ class GraphQLEndpoint:
             return _bad_request(error.reason)
         await context.settle()
         if not context.unexpected_error:
-            await session.commit()
+            try:
+                await session.commit()
+            except SQLAlchemyError:
+                # Nothing was written, the audit events of the work included: the response
+                # must not go out as if it had been (no unaudited disclosure, no lost write).
+                log.exception("commit failed", extra={"request_id": actor.request_id})
+                await session.rollback()
+                return _not_committed(actor.request_id)
             return response
         await session.rollback()
         return _nothing_written(response) if context.wrote else response

@@ -20,6 +20,7 @@ from schema.admin import AdminMutation, AdminQuery, ApiClient
 from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
+from schema.disclosed_fields import DisclosedFields
 from schema.errors import TypedErrors
 from schema.explanations import ExplanationQuery
 from schema.grants import Grant, GrantMutation, GrantQuery
@@ -66,6 +67,7 @@ def build_schema(
     """The hub's schema with its protections; extensions are factories, one per request."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         TypedErrors,
+        DisclosedFields,
         partial(QueryDepthLimiter, max_depth=max_depth),
         partial(MaxAliasesLimiter, max_alias_count=max_aliases),
         partial(MaxTokensLimiter, max_token_count=max_tokens),

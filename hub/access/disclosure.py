@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Uuid, inspect, literal, select, union_all
@@ -20,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.actor import Actor
 from hub.access.coverage import covers, grants_for
 from hub.access.received import ReceivedGrant, received_grants
+from hub.audit import disclosures
 from hub.cases.models import Case, CaseComment
-from hub.customers.models import Contact
+from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
 from hub.grants.masking import PersonalField, apply_policy, combined_policy
+from hub.grants.models import FieldVisibility
 from hub.opportunities.models import Opportunity
 from hub.pagination import Page
 
@@ -79,34 +82,37 @@ def _contact(row: Contact, actor: Actor, grants: Sequence[ReceivedGrant]) -> dic
     }
 
 
-# Per shared table: what changes on the way out, and whether that needs the covering grants.
-_REDACTIONS: dict[type[TenantModel], tuple[Redaction, bool]] = {
-    Opportunity: (_opportunity, False),
-    Case: (_case, False),
-    CaseComment: (_case_comment, False),
-    Contact: (_contact, True),
+# Per shared table: what changes on the way out (given the grants that cover the row).
+_REDACTIONS: dict[type[TenantModel], Redaction] = {
+    Opportunity: _opportunity,
+    Case: _case,
+    CaseComment: _case_comment,
+    Contact: _contact,
 }
 
 
 async def disclose(
     session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[M]
 ) -> list[M]:
-    """`rows` (read through the access layer) as `actor` may receive them, in order."""
-    foreign = [row.id for row in rows if row.org_id != actor.org_id]
-    redaction, per_record = _REDACTIONS.get(model, (None, False))
-    if not foreign or redaction is None:
+    """`rows` (read through the access layer) as `actor` may receive them, in order.
+
+    Every row of another organisation is noted for the audit ledger as it crosses: whose it
+    is, the grants that share it, and the fields withheld or masked on the way.
+    """
+    foreign = [row for row in rows if row.org_id != actor.org_id]
+    if not foreign:
         return list(rows)
-    # Field policy needs the grants that cover each row; the rest needs only the actor's own.
-    covering = await covering_grants(session, actor, model, foreign) if per_record else {}
-    received = await received_grants(session, actor)
-
-    def grants_of(row: M) -> Sequence[ReceivedGrant]:
-        return covering.get(row.id, []) if per_record else received
-
-    return [
-        row if row.org_id == actor.org_id else _detached(row, redaction(row, actor, grants_of(row)))
-        for row in rows
-    ]
+    covering = await _covering(session, actor, model, foreign)
+    redaction = _REDACTIONS.get(model)
+    crossed: dict[uuid.UUID, M] = {}
+    notes = []
+    for row in foreign:
+        grants = covering.get(row.id, [])
+        overrides = redaction(row, actor, grants) if redaction is not None else {}
+        crossed[row.id] = _detached(row, overrides) if redaction is not None else row
+        notes.append(_disclosed(model, row, grants, overrides))
+    disclosures.note(session, actor, notes)
+    return [crossed.get(row.id, row) if row.org_id != actor.org_id else row for row in rows]
 
 
 async def disclose_page(
@@ -143,6 +149,60 @@ async def covering_grants(
     for record_id, grant_id in await session.execute(statement):
         covering[record_id].append(by_id[grant_id])
     return covering
+
+
+async def _covering(
+    session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[M]
+) -> Mapping[uuid.UUID, Sequence[ReceivedGrant]]:
+    """The live grants that share each row. A row reached the actor through one of its grants
+    for this record type, so where an owner gave only one, that one is it: no statement."""
+    grants = grants_for(model, await received_grants(session, actor))
+    per_owner = {
+        owner: [grant for grant in grants if grant.owner_id == owner]
+        for owner in {row.org_id for row in rows}
+    }
+    if all(len(owned) == 1 for owned in per_owner.values()):
+        return {row.id: per_owner[row.org_id] for row in rows}
+    return await covering_grants(session, actor, model, [row.id for row in rows])
+
+
+def _disclosed(
+    model: type[M], row: M, grants: Sequence[ReceivedGrant], overrides: Mapping[str, Any]
+) -> disclosures.Disclosed:
+    masked: frozenset[str] = frozenset()
+    if isinstance(row, Contact):
+        policy = combined_policy(grant.field_policy for grant in grants)
+        masked = frozenset(
+            _api_name(column)
+            for field, column in _CONTACT_COLUMNS.items()
+            if policy[field] is FieldVisibility.MASKED
+        )
+    customer_id = row.id if isinstance(row, Customer) else getattr(row, "customer_id", None)
+    return disclosures.Disclosed(
+        owner_id=row.org_id,
+        kind=model.__name__,
+        record_id=row.id,
+        customer_id=customer_id,
+        grants=tuple((grant.id, grant.purpose.value) for grant in grants),
+        fields=_fields_of(model),
+        withheld=frozenset(
+            _api_name(column) for column, value in overrides.items() if value is None
+        ),
+        masked=masked,
+    )
+
+
+@cache
+def _fields_of(model: type[TenantModel]) -> frozenset[str]:
+    """A record's fields as the API names them, when the request's own selection is unknown."""
+    return frozenset(
+        _api_name(column.key) for column in inspect(model).column_attrs if column.key != "org_id"
+    )
+
+
+def _api_name(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _detached(row: M, overrides: dict[str, Any]) -> M:

@@ -7,14 +7,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from hub.access.actor import Actor
 from hub.audit.chain import envelope, jsonable
 from hub.audit.ledger import pending
 from hub.audit.models import HUB_ORG
+
+if TYPE_CHECKING:
+    from hub.access.actor import Actor
 
 
 class EventType(enum.StrEnum):
@@ -81,8 +84,13 @@ async def record(session: AsyncSession, event: Event) -> None:
 
 
 def record_now(session: AsyncSession, event: Event) -> None:
+    enqueue(session.sync_session, event)
+
+
+def enqueue(session: Session, event: Event) -> None:
+    """Queue `event` in the (synchronous) session's transaction, to be appended at COMMIT."""
     chain = event.org_id or HUB_ORG
-    pending(session.sync_session).append(
+    pending(session).append(
         envelope(
             org_id=chain,
             id=uuid.uuid4(),

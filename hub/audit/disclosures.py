@@ -1,0 +1,150 @@
+"""Disclosure events: what a request gave a partner of an owner's data, recorded as it commits.
+
+The access layer notes each record it hands to a partner (`note`): whose it is, under which live
+grants, which of its fields the partner gets masked and which it does not get at all. The
+GraphQL layer says which fields the operation selected on each type (`note_selection`). When
+the transaction commits, the notes become one `disclosure` event per owner, in the owner's
+chain, listing per grant and purpose the record ids and the fields that crossed; the ledger
+folds each into the disclosure index in the same statement. A request that fails writes
+nothing, and so discloses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from hub.audit.ledger import before_append
+from hub.audit.record import Event, EventType, enqueue
+
+if TYPE_CHECKING:
+    from hub.access.actor import Actor
+
+_LOG = "hub.audit.disclosures"
+
+MASKED_SUFFIX = " (masked)"
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    """One record as it crossed to a partner. Field names are the API's (camelCase)."""
+
+    owner_id: uuid.UUID
+    kind: str
+    record_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    grants: tuple[tuple[uuid.UUID, str], ...]  # (grant id, purpose) of each covering grant
+    fields: frozenset[str]  # every field the record has in the API
+    withheld: frozenset[str] = frozenset()  # null for this partner: nothing crossed
+    masked: frozenset[str] = frozenset()  # crossed in masked form
+
+
+@dataclass
+class _Log:
+    actor: Actor
+    records: dict[tuple[str, uuid.UUID], Disclosed] = field(default_factory=dict)
+    selection: Mapping[str, frozenset[str]] | None = None
+
+
+def note(session: AsyncSession, actor: Actor, disclosed: Iterable[Disclosed]) -> None:
+    """Remember records handed to the partner `actor` in this transaction."""
+    log = _log(session.sync_session, actor)
+    for item in disclosed:
+        log.records[(item.kind, item.record_id)] = item
+
+
+def note_selection(session: AsyncSession, selection: Mapping[str, frozenset[str]]) -> None:
+    """The fields the request selected, per API type; without it, every field counts."""
+    log: _Log | None = session.sync_session.info.get(_LOG)
+    if log is not None:
+        log.selection = selection
+
+
+def has_disclosed(session: AsyncSession) -> bool:
+    log: _Log | None = session.sync_session.info.get(_LOG)
+    return log is not None and bool(log.records)
+
+
+def _log(session: Session, actor: Actor) -> _Log:
+    log: _Log | None = session.info.get(_LOG)
+    if log is None:
+        log = session.info[_LOG] = _Log(actor)
+        before_append(session, _record_disclosures)
+    return log
+
+
+def _record_disclosures(session: Session) -> None:
+    log: _Log | None = session.info.pop(_LOG, None)
+    if log is None or not log.records:
+        return
+    by_owner: dict[uuid.UUID, list[Disclosed]] = defaultdict(list)
+    for item in log.records.values():
+        by_owner[item.owner_id].append(item)
+    for owner_id in sorted(by_owner):
+        items = by_owner[owner_id]
+        grants = _per_grant(items, log.selection)
+        if not grants:
+            continue
+        enqueue(
+            session,
+            Event(
+                type=EventType.DISCLOSURE,
+                org_id=owner_id,
+                actor_org_id=log.actor.org_id,
+                client_id=log.actor.client_id,
+                user_id=log.actor.user_id,
+                request_id=log.actor.request_id,
+                source_address=log.actor.source_address,
+                record_ids=sorted({item.record_id for item in items}),
+                details={"partner_org_id": str(log.actor.org_id), "grants": grants},
+            ),
+        )
+
+
+def _per_grant(
+    items: list[Disclosed], selection: Mapping[str, frozenset[str]] | None
+) -> list[dict[str, Any]]:
+    """Per grant and purpose, the records grouped by kind and by the fields that crossed."""
+    groups: dict[tuple[uuid.UUID, str], dict[tuple[str, tuple[str, ...]], list[Disclosed]]] = (
+        defaultdict(lambda: defaultdict(list))
+    )
+    for item in items:
+        crossed = _crossed(item, selection)
+        for grant in item.grants:
+            groups[grant][(item.kind, crossed)].append(item)
+    return [
+        {
+            "grant_id": str(grant_id),
+            "purpose": purpose,
+            "records": [
+                _records(kind, fields, records)
+                for (kind, fields), records in sorted(by_kind.items())
+            ],
+        }
+        for (grant_id, purpose), by_kind in sorted(groups.items())
+    ]
+
+
+def _records(kind: str, fields: tuple[str, ...], records: list[Disclosed]) -> dict[str, Any]:
+    """Records of one kind that crossed with the same fields; the customer of each, if it has
+    one, for the disclosure index."""
+    group: dict[str, Any] = {
+        "kind": kind,
+        "fields": list(fields),
+        "ids": [str(item.record_id) for item in records],
+    }
+    if all(item.customer_id is not None for item in records):
+        group["customer_ids"] = [str(item.customer_id) for item in records]
+    return group
+
+
+def _crossed(item: Disclosed, selection: Mapping[str, frozenset[str]] | None) -> tuple[str, ...]:
+    asked = item.fields if selection is None else selection.get(item.kind, frozenset())
+    given = (asked & item.fields) - item.withheld
+    return tuple(sorted(name + MASKED_SUFFIX if name in item.masked else name for name in given))

@@ -1,0 +1,186 @@
+"""Every response that gives a partner owner data is a disclosure event: exactly what crossed.
+
+The sharing world of tests/sharing.py: the partner receives cEu (not cNone: no consent) under an
+EXPLICIT CUSTOMERS grant with fullName VISIBLE, email MASKED, phone and jobTitle HIDDEN; oP
+under an ASSIGNED OPPORTUNITIES grant; kP under an ASSIGNED CASES grant (SERVICE).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.audit.verify import verify_chain
+from tests import tokens
+from tests.factories import Factory
+from tests.sharing import Sessions, World, build_world, data, uuid_of
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions) -> World:
+    return await build_world(client, factory, owner_sessions)
+
+
+async def disclosures(sessions: Sessions, world: World) -> list[dict[str, Any]]:
+    """The owner's disclosure events, oldest first, as stored."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT actor_org_id, actor_client_id, request_id, record_ids, details"
+                " FROM audit_events WHERE org_id = :org AND type = 'disclosure' ORDER BY seq"
+            ),
+            {"org": world.owner.id},
+        )
+        return [dict(row) for row in rows.mappings()]
+
+
+def crossed(event: dict[str, Any]) -> dict[tuple[str, str, str], set[str]]:
+    """(grant id, purpose, kind) → {"<record id>: <field>", ...} from one disclosure event."""
+    result: dict[tuple[str, str, str], set[str]] = {}
+    for grant in event["details"]["grants"]:
+        for group in grant["records"]:
+            key = (grant["grant_id"], grant["purpose"], group["kind"])
+            for record_id in group["ids"]:
+                result.setdefault(key, set()).update(
+                    f"{record_id}:{name}" for name in group["fields"] or [""]
+                )
+    return result
+
+
+async def test_a_partner_list_records_exactly_the_records_and_fields_returned(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    query = """{ customers(first: 50) { edges { node {
+        id name contacts { fullName email phone jobTitle } } } } }"""
+    answer = await data(client, world.token["partner"], query)
+    nodes = [edge["node"] for edge in answer["customers"]["edges"]]
+    assert [uuid_of(node["id"]) for node in nodes] == [world.ids["cEu"]]
+
+    [event] = await disclosures(owner_sessions, world)
+    grant = str(uuid_of(world.grants["gCust"]["id"]))
+    customer, contact = str(world.ids["cEu"]), str(world.ids["pEu"])
+    assert crossed(event) == {
+        (grant, "SALES", "Customer"): {f"{customer}:id", f"{customer}:name"},
+        (grant, "SALES", "Contact"): {f"{contact}:email (masked)", f"{contact}:fullName"},
+    }
+    assert event["actor_org_id"] == world.partner.id
+    assert event["actor_client_id"] == world.partner.client.client_id
+    assert event["request_id"]
+    assert sorted(event["record_ids"]) == sorted([world.ids["cEu"], world.ids["pEu"]])
+    assert event["details"]["partner_org_id"] == str(world.partner.id)
+
+
+async def test_withheld_fields_never_count_and_unselected_fields_do_not_either(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    await data(
+        client,
+        world.token["partner"],
+        "{ opportunities(first: 50) { edges { node { id internalNotes stage } } } }",
+    )
+    [event] = await disclosures(owner_sessions, world)
+    opportunity = str(world.ids["oP"])
+    assert crossed(event) == {
+        (str(uuid_of(world.grants["gOpp"]["id"])), "SALES", "Opportunity"): {
+            f"{opportunity}:id",
+            f"{opportunity}:stage",
+        }
+    }
+
+
+async def test_nested_records_and_fragments_count_under_their_own_grants(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    query = """query ($id: ID!) { node(id: $id) { id
+        ... on Case { subject comments { body } customer { name } } } }"""
+    await data(client, world.token["partner"], query, id=world.gid("kP"))
+    [event] = await disclosures(owner_sessions, world)
+    case, customer = str(world.ids["kP"]), str(world.ids["cEu"])
+    result = crossed(event)
+    gcase = str(uuid_of(world.grants["gCase"]["id"]))
+    assert result[(gcase, "SERVICE", "Case")] == {f"{case}:id", f"{case}:subject"}
+    [comment] = result[(gcase, "SERVICE", "CaseComment")]
+    assert comment.endswith(":body")
+    assert result[(str(uuid_of(world.grants["gCust"]["id"])), "SALES", "Customer")] == {
+        f"{customer}:name"
+    }
+
+
+async def test_owners_reading_their_own_records_disclose_nothing(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    await world.lists(client, "owner")
+    await world.lists(client, "stranger")
+    assert await disclosures(owner_sessions, world) == []
+
+
+async def test_the_disclosure_index_counts_first_and_last_time(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    query = "{ customers(first: 50) { edges { node { name contacts { email } } } } }"
+    for _ in range(3):
+        await data(client, world.token["partner"], query)
+    async with owner_sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT subject_id, customer_id, subject_kind, partner_org_id, grant_id,"
+                    " purpose, field, times, first_at < last_at AS later"
+                    " FROM disclosures WHERE org_id = :org ORDER BY subject_kind, field"
+                ),
+                {"org": world.owner.id},
+            )
+        ).all()
+    grant = uuid_of(world.grants["gCust"]["id"])
+    partner, customer, contact = world.partner.id, world.ids["cEu"], world.ids["pEu"]
+    assert [tuple(row) for row in rows] == [
+        (contact, customer, "Contact", partner, grant, "SALES", "email (masked)", 3, True),
+        (customer, customer, "Customer", partner, grant, "SALES", "name", 3, True),
+    ]
+
+
+async def test_a_disclosure_that_cannot_be_recorded_fails_the_response(
+    client: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    owner_sessions: Sessions,
+    world: World,
+) -> None:
+    """The index the ledger updates is gone for a moment: nothing may go out unaudited."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE disclosures RENAME TO disclosures_away"))
+    try:
+        response = await tokens.graphql(
+            client, world.token["partner"], "{ customers(first: 5) { edges { node { name } } } }"
+        )
+    finally:
+        async with owner_engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE disclosures_away RENAME TO disclosures"))
+    assert response.status_code == 500
+    body = response.json()
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "INTERNAL"
+    assert "Customer" not in response.text and "name" not in str(body["data"])
+    assert await disclosures(owner_sessions, world) == []
+
+
+async def test_disclosures_keep_the_owners_chain_intact(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    for who in ("partner", "second", "partner"):
+        await world.lists(client, who)
+    async with owner_sessions() as session:
+        report = await verify_chain(session, world.owner.id)
+    assert report.intact, report
+    events = await disclosures(owner_sessions, world)
+    assert [event["actor_org_id"] for event in events] == [
+        world.partner.id,
+        world.second.id,
+        world.partner.id,
+    ]
+    assert all(
+        isinstance(uuid.UUID(event["details"]["partner_org_id"]), uuid.UUID) for event in events
+    )

@@ -6,8 +6,12 @@ import base64
 import binascii
 import enum
 import uuid
+from collections.abc import Mapping
+from typing import TypeVar
 
-from hub.errors import NotFound
+from hub.errors import InvalidInput, NotFound, UserErrorCode
+
+T = TypeVar("T")
 
 
 class NodeType(enum.StrEnum):
@@ -46,3 +50,17 @@ def decode_id(global_id: str, expected: NodeType, *, field: str = "id") -> uuid.
     if node_type is not expected:
         raise NotFound(field)
     return record_id
+
+
+def decode_accepted(
+    global_id: str, accepted: Mapping[NodeType, T], field: str, what: str
+) -> tuple[T, uuid.UUID]:
+    """A global id of an accepted type; anything else is bad input, named, and never looked up."""
+    refused = InvalidInput.on(field, UserErrorCode.INVALID, f"Give the global id of {what}.")
+    try:
+        node_type, record_id = decode_any_id(global_id, field=field)
+    except NotFound:
+        raise refused from None
+    if node_type not in accepted:
+        raise refused
+    return accepted[node_type], record_id

@@ -21,6 +21,7 @@ from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
 from schema.disclosed_fields import DisclosedFields
+from schema.disclosures import DisclosureQuery
 from schema.errors import TypedErrors
 from schema.explanations import ExplanationQuery
 from schema.grants import Grant, GrantMutation, GrantQuery
@@ -40,6 +41,7 @@ Query = merge_types(
         GrantQuery,
         DealQuery,
         ExplanationQuery,
+        DisclosureQuery,
         AdminQuery,
     ),
 )

@@ -25,7 +25,7 @@ from resolvers.outcome import Outcome
 from schema.base import Connection, Info, Node, UserError, to_connection, user_errors
 from schema.enums import DealStatus, Decision, Side
 from schema.opportunities import Opportunity
-from schema.organisations import Organisation
+from schema.organisations import Organisation, organisation_of
 from schema.partnerships import Partnership
 
 _CONFLICT_NODE_TYPES: dict[ConflictKind, NodeType] = {
@@ -111,11 +111,11 @@ class DealRegistration(Node):
 
     @strawberry.field(description="The organisation it is registered with.")
     async def owner(self, info: Info) -> Organisation:
-        return await _organisation(info, self.owner_org_id)
+        return await organisation_of(info, self.owner_org_id)
 
     @strawberry.field(description="The organisation that registered it.")
     async def partner(self, info: Info) -> Organisation:
-        return await _organisation(info, self.partner_org_id)
+        return await organisation_of(info, self.partner_org_id)
 
     @strawberry.field(description="The partnership it was registered through.")
     async def partnership(self, info: Info) -> Partnership:
@@ -175,14 +175,6 @@ class DealRegistration(Node):
             partnership_id=record.partnership_id,
             opportunity_id=record.opportunity_id,
         )
-
-
-async def _organisation(info: Info, org_id: uuid.UUID) -> Organisation:
-    """Both sides of a visible registration are across one partnership: never null."""
-    record = await info.context.loaders.organisation.load(org_id)
-    if record is None:
-        raise NotFound()
-    return Organisation.from_record(record)
 
 
 @strawberry.input

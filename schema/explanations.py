@@ -7,8 +7,6 @@ like a missing one, as `node` does.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from typing import TypeVar
 
 import strawberry
@@ -17,11 +15,10 @@ from hub import access
 from hub.cases.models import Case
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
-from hub.errors import InvalidInput, NotFound, UserErrorCode
 from hub.grants import service
 from hub.opportunities.models import Opportunity
 from resolvers import grants as resolve
-from resolvers.ids import NodeType, decode_any_id
+from resolvers.ids import NodeType, decode_accepted
 from schema.base import Info
 from schema.enums import AccessReason, PartnershipStatus
 from schema.grants import FieldRule, Grant
@@ -99,25 +96,11 @@ class AccessExplanation:
         )
 
 
-def _decode(
-    global_id: str, accepted: Mapping[NodeType, T], field: str, what: str
-) -> tuple[T, uuid.UUID]:
-    """A global id of an accepted type; anything else is bad input, named, and never looked up."""
-    refused = InvalidInput.on(field, UserErrorCode.INVALID, f"Give the global id of {what}.")
-    try:
-        node_type, record_id = decode_any_id(global_id, field=field)
-    except NotFound:
-        raise refused from None
-    if node_type not in accepted:
-        raise refused
-    return accepted[node_type], record_id
-
-
 def _command(record_id: str, partner_id: str) -> service.ExplainAccess:
-    model, record = _decode(
+    model, record = decode_accepted(
         record_id, _EXPLAINED, "recordId", "one of your customers, contacts, opportunities or cases"
     )
-    _, partner = _decode(partner_id, _PARTNER, "partnerId", "an Organisation")
+    _, partner = decode_accepted(partner_id, _PARTNER, "partnerId", "an Organisation")
     return service.ExplainAccess(model=model, record_id=record, partner_org_id=partner)
 
 

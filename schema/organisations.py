@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
+from hub.errors import NotFound
 from hub.orgs.models import Organisation as OrganisationRecord
 from resolvers.ids import NodeType, encode_id
+from schema.base import Info
 
 
 @strawberry.type
@@ -24,3 +28,12 @@ class Organisation:
             name=record.name,
             slug=record.slug,
         )
+
+
+async def organisation_of(info: Info, org_id: uuid.UUID) -> Organisation:
+    """An organisation across a partnership the caller can see (either side of a partnership, a
+    deal registration or a disclosure is always visible to it): never null."""
+    record = await info.context.loaders.organisation.load(org_id)
+    if record is None:
+        raise NotFound()
+    return Organisation.from_record(record)

@@ -13,7 +13,6 @@ from functools import partial
 import strawberry
 
 from hub.access import side_of
-from hub.errors import NotFound
 from hub.partnerships import service
 from hub.partnerships.models import Partnership as PartnershipRecord
 from resolvers import partnerships as resolve
@@ -21,7 +20,7 @@ from resolvers.ids import NodeType, decode_id, encode_id
 from resolvers.outcome import Outcome
 from schema.base import Connection, Info, Node, UserError, to_connection, user_errors
 from schema.enums import PartnerRole, PartnershipStatus, Side
-from schema.organisations import Organisation
+from schema.organisations import Organisation, organisation_of
 
 
 @strawberry.type(
@@ -42,11 +41,11 @@ class Partnership(Node):
 
     @strawberry.field(description="The organisation that shares.")
     async def owner(self, info: Info) -> Organisation:
-        return await _organisation(info, self.owner_org_id)
+        return await organisation_of(info, self.owner_org_id)
 
     @strawberry.field(description="The organisation that receives.")
     async def partner(self, info: Info) -> Organisation:
-        return await _organisation(info, self.partner_org_id)
+        return await organisation_of(info, self.partner_org_id)
 
     @staticmethod
     def from_record(record: PartnershipRecord) -> Partnership:
@@ -59,14 +58,6 @@ class Partnership(Node):
             owner_org_id=record.org_id,
             partner_org_id=record.partner_org_id,
         )
-
-
-async def _organisation(info: Info, org_id: uuid.UUID) -> Organisation:
-    """Either side of a visible partnership is always visible too; never null."""
-    record = await info.context.loaders.organisation.load(org_id)
-    if record is None:
-        raise NotFound()
-    return Organisation.from_record(record)
 
 
 @strawberry.input

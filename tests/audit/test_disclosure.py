@@ -16,9 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.audit.verify import verify_chain
+from resolvers.ids import NodeType
 from tests import tokens
 from tests.factories import Factory
-from tests.sharing import Sessions, World, build_world, data, uuid_of
+from tests.sharing import Sessions, World, build_world, data, gid, uuid_of
 
 
 @pytest.fixture
@@ -184,3 +185,84 @@ async def test_disclosures_keep_the_owners_chain_intact(
     assert all(
         isinstance(uuid.UUID(event["details"]["partner_org_id"]), uuid.UUID) for event in events
     )
+
+
+REPORT = """query ($id: ID!) { disclosureReport(subjectId: $id) {
+    subjectId firstAt lastAt partners { id name }
+    entries { partner { name } subjectId grantId purpose field times firstAt lastAt } } }"""
+
+
+async def test_the_disclosure_report_answers_who_has_seen_a_customer(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    query = "{ customers(first: 50) { edges { node { name contacts { fullName email } } } } }"
+    await data(client, world.token["partner"], query)
+    await data(client, world.token["partner"], query)
+    await data(client, world.token["second"], query)  # its grant reaches no consenting customer
+
+    report = (await data(client, world.token["owner"], REPORT, id=world.gid("cEu")))[
+        "disclosureReport"
+    ]
+    grant = world.grants["gCust"]["id"]
+    assert [partner["name"] for partner in report["partners"]] == [world.partner.name]
+    assert [
+        (e["partner"]["name"], e["subjectId"], e["grantId"], e["purpose"], e["field"], e["times"])
+        for e in report["entries"]
+    ] == [
+        (world.partner.name, world.gid("cEu"), grant, "SALES", "name", 2),
+        (world.partner.name, world.gid("pEu"), grant, "SALES", "email (masked)", 2),
+        (world.partner.name, world.gid("pEu"), grant, "SALES", "fullName", 2),
+    ]
+    assert report["firstAt"] < report["lastAt"]
+
+    contact = (await data(client, world.token["owner"], REPORT, id=world.gid("pEu")))[
+        "disclosureReport"
+    ]
+    assert [entry["field"] for entry in contact["entries"]] == ["email (masked)", "fullName"]
+    untouched = (await data(client, world.token["owner"], REPORT, id=world.gid("cUs")))[
+        "disclosureReport"
+    ]
+    assert untouched["entries"] == [] and untouched["partners"] == []
+    assert untouched["firstAt"] is None
+
+
+async def test_the_disclosure_report_is_the_owners_alone(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await data(client, world.token["partner"], "{ customers(first: 5) { edges { node { id } } } }")
+    for who in ("partner", "second", "stranger"):
+        answer = await data(client, world.token[who], REPORT, id=world.gid("cEu"))
+        assert answer == {"disclosureReport": None}, who
+    missing = await data(
+        client, world.token["owner"], REPORT, id=gid(NodeType.CUSTOMER, uuid.uuid4())
+    )
+    assert missing == {"disclosureReport": None}
+
+
+async def test_the_disclosure_report_needs_audit_read(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    token = await tokens.client_credentials(client, world.owner.client, "customers:read")
+    response = await tokens.graphql(client, token, REPORT, {"id": world.gid("cEu")})
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    "subject", ["", "not-an-id", "T3Bwb3J0dW5pdHk6MQ==", "SOPPORTUNITY", "\u00e9"]
+)
+async def test_a_bad_subject_id_is_a_clear_error(
+    client: httpx.AsyncClient, world: World, subject: str
+) -> None:
+    opportunity = world.gid("oP")
+    response = await tokens.graphql(
+        client,
+        world.token["owner"],
+        REPORT,
+        {"id": opportunity if subject == "SOPPORTUNITY" else subject},
+    )
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "customers or contacts" in error["message"]

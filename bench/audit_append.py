@@ -1,0 +1,205 @@
+"""Appending disclosures: a partner's audited list beside the same list with auditing off.
+
+Every response that gives a partner owner data appends a disclosure event to the owner's chain
+and updates the disclosure index in the request's transaction (ADR 0011), and all partners of
+one owner append to that one chain. This benchmark seeds one owner with two partners (50
+opportunities assigned to each), runs the real app over HTTP with real tokens, and sends
+`opportunities(first: 50)` from both partners at once (CONCURRENCY requests in flight) in rounds
+that alternate between the hub as shipped and the same hub with the access layer's disclosure
+note switched off in this process (no event, no index row, nothing else changed), so both are
+measured in the same run on the same data.
+
+Run: `.venv/bin/python -m bench.audit_append` (about a minute on 2 cores). It starts an
+embedded PostgreSQL in a temporary directory and writes `bench/results/audit_append.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.partner_visibility import (
+    _commit,
+    _cpu,
+    _server_version,
+    graphql,
+    make_grant,
+    raw_connection,
+    running_hub,
+    seed,
+    token,
+)
+from hub.audit import disclosures
+from hub.db import app_role_url
+from hub.embedded import EmbeddedPostgres
+from hub.migrate import upgrade
+from resolvers.ids import NodeType, encode_id
+
+RESULTS = Path(__file__).parent / "results" / "audit_append.md"
+
+LIST = "{ opportunities(first: 50) { edges { node { id name stage amount } } } }"
+
+
+@dataclass
+class Mode:
+    name: str
+    seconds: float = 0.0
+    requests: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies)
+
+
+@contextmanager
+def auditing(on: bool) -> Iterator[None]:
+    """Off: the access layer's disclosure note does nothing, in this process only."""
+    original = disclosures.note
+    if not on:
+        disclosures.note = lambda *_args, **_kwargs: None
+    try:
+        yield
+    finally:
+        disclosures.note = original
+
+
+async def burst(
+    http: httpx.AsyncClient, bearers: Sequence[str], requests: int, concurrency: int, mode: Mode
+) -> None:
+    """`requests` lists, `concurrency` in flight, the partners' tokens taking turns."""
+    queue = iter(range(requests))
+
+    async def worker() -> None:
+        for number in queue:
+            started = time.perf_counter()
+            await graphql(http, bearers[number % len(bearers)], LIST)
+            mode.latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    mode.seconds += time.perf_counter() - started
+    mode.requests += requests
+
+
+async def disclosure_events(owner_url: str) -> int:
+    async with raw_connection(owner_url) as connection:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM audit_events WHERE type = 'disclosure'"
+        )
+    return count
+
+
+async def run(owner_url: str, rounds: int, per_round: int, concurrency: int) -> str:
+    world = await seed(owner_url, 500, 5_000)
+    app_url = app_role_url(owner_url, None)
+    modes = {True: Mode("audited"), False: Mode("auditing off")}
+    async with running_hub(app_url) as http:
+        for party in (world.owner, world.partner, world.other_partner):
+            party.token = await token(http, party.client)
+        await make_grant(http, world, selection="ASSIGNED")
+        # The second partner: its own partnership (every tenth other deal is assigned to it).
+        other = await _other_partnership(owner_url, world.owner.org_id, world.other_partner.org_id)
+        await make_grant(
+            http,
+            world,
+            selection="ASSIGNED",
+            partnershipId=encode_id(NodeType.PARTNERSHIP, other),
+        )
+        bearers = [world.partner.token, world.other_partner.token]
+        for on in (True, False):  # warm-up, not counted
+            with auditing(on):
+                await burst(http, bearers, per_round, concurrency, Mode("warm-up"))
+        before = await disclosure_events(owner_url)
+        for number in range(rounds):
+            for on in (True, False) if number % 2 == 0 else (False, True):
+                with auditing(on):
+                    await burst(http, bearers, per_round, concurrency, modes[on])
+        appended = await disclosure_events(owner_url) - before
+    return render(modes, appended, rounds, per_round, concurrency, await _server_version(owner_url))
+
+
+async def _other_partnership(owner_url: str, owner: uuid.UUID, partner: uuid.UUID) -> uuid.UUID:
+    async with raw_connection(owner_url) as connection:
+        found: uuid.UUID = await connection.fetchval(
+            "SELECT id FROM partnerships WHERE org_id = $1 AND partner_org_id = $2", owner, partner
+        )
+    return found
+
+
+def render(
+    modes: dict[bool, Mode],
+    appended: int,
+    rounds: int,
+    per_round: int,
+    concurrency: int,
+    version: str,
+) -> str:
+    audited, off = modes[True], modes[False]
+    ratio = audited.per_second / off.per_second
+    lines = [
+        "# Appending disclosures: audited partner lists beside auditing off",
+        "",
+        f"- Machine: {_cpu()}, {_cores()} cores; {version.split(',')[0]}; commit {_commit()}.",
+        f"- {rounds} rounds of {per_round} requests per mode, alternating, {concurrency} in "
+        "flight, two partners of one owner (one chain) taking turns; "
+        "`opportunities(first: 50) { id name stage amount }`, 50 rows per answer.",
+        f"- Disclosure events appended while audited: {appended} for {audited.requests} "
+        "audited requests (one per response; none while off).",
+        "",
+        "| mode | requests | req/s | median ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for mode in (audited, off):
+        lines.append(
+            f"| {mode.name} | {mode.requests} | {mode.per_second:.1f} | {mode.median_ms:.1f} |"
+        )
+    lines += ["", f"**Audited / off: {ratio:.2f}x** (goal: at least 0.8x)."]
+    return "\n".join(lines) + "\n"
+
+
+def _cores() -> int:
+    return os.cpu_count() or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--per-round", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
+        server = EmbeddedPostgres(Path(data_dir))
+        try:
+            upgrade(server.owner_url)
+            report = asyncio.run(
+                run(server.owner_url, args.rounds, args.per_round, args.concurrency)
+            )
+        finally:
+            server.stop()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+    print(report)
+    print(f"\nwritten to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,7 +32,8 @@ async def disclosures(sessions: Sessions, world: World) -> list[dict[str, Any]]:
     async with sessions() as session:
         rows = await session.execute(
             text(
-                "SELECT actor_org_id, actor_client_id, request_id, record_ids, details"
+                "SELECT actor_org_id, actor_client_id, request_id, host(source_address) AS"
+                " source_address, record_ids, details"
                 " FROM audit_events WHERE org_id = :org AND type = 'disclosure' ORDER BY seq"
             ),
             {"org": world.owner.id},
@@ -72,6 +73,7 @@ async def test_a_partner_list_records_exactly_the_records_and_fields_returned(
     assert event["actor_org_id"] == world.partner.id
     assert event["actor_client_id"] == world.partner.client.client_id
     assert event["request_id"]
+    assert event["source_address"] == "127.0.0.1"  # the test client's address
     assert sorted(event["record_ids"]) == sorted([world.ids["cEu"], world.ids["pEu"]])
     assert event["details"]["partner_org_id"] == str(world.partner.id)
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Creation, Scope
 from hub.access.writes import insert_created
+from hub.audit.changes import record_created, record_updated, snapshot
 from hub.cases.models import Case, CaseComment, CasePriority, CaseStatus, CommentVisibility
 from hub.cases.states import SLA_TARGETS, can_transition
 from hub.errors import Conflict, InvalidInput, UserErrorCode
@@ -157,6 +158,7 @@ async def create_case(session: AsyncSession, actor: Actor, command: CreateCase) 
         first_response_due_at=now + first_response,
         resolution_due_at=now + resolution,
     )
+    await record_created(session, actor, case)
     return (await access.disclose(session, actor, Case, [case]))[0]
 
 
@@ -182,6 +184,7 @@ async def transition_case(session: AsyncSession, actor: Actor, command: Transiti
         checks = Checks()
         checks.between("satisfactionScore", command.satisfaction_score, 1, 5)
         checks.done()
+    before = snapshot(case)
     now = datetime.now(UTC)
     if case.first_responded_at is None and command.status is not CaseStatus.NEW:
         case.first_responded_at = now
@@ -202,6 +205,7 @@ async def transition_case(session: AsyncSession, actor: Actor, command: Transiti
     case.version += 1
     await session.flush()
     await session.refresh(case)
+    await record_updated(session, actor, case, before)
     return case
 
 
@@ -222,7 +226,9 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
     )
     # The owner's first SHARED answer is the first response the SLA measures.
     by_owner = case.org_id == actor.org_id
-    if by_owner and shared and case.first_responded_at is None:
+    first_response = by_owner and shared and case.first_responded_at is None
+    before = snapshot(case)
+    if first_response:
         case.first_responded_at = datetime.now(UTC)
     comment = await insert_created(
         session,
@@ -235,6 +241,9 @@ async def add_comment(session: AsyncSession, actor: Actor, command: AddCaseComme
         visibility=command.visibility,
         body=command.body,
     )
+    await record_created(session, actor, comment, related=[case.customer_id])
+    if first_response:
+        await record_updated(session, actor, case, before)
     return (await access.disclose(session, actor, CaseComment, [comment]))[0]
 
 
@@ -257,8 +266,10 @@ async def rate_case(session: AsyncSession, actor: Actor, command: RateCase) -> C
         raise InvalidInput.on(
             "caseId", UserErrorCode.INVALID_TRANSITION, "Only a closed case can be rated."
         )
+    before = snapshot(case)
     case.satisfaction_score = command.score
     case.version += 1
     await session.flush()
     await session.refresh(case)
+    await record_updated(session, actor, case, before)
     return (await access.disclose(session, actor, Case, [case]))[0]

@@ -52,5 +52,6 @@ async def set_consent(session: AsyncSession, actor: Actor, command: SetConsent) 
         actor,
         EventType.CONSENT_CHANGED,
         {"customer_id": str(customer.id), "purpose": command.purpose.value, "given": command.given},
+        record_ids=[customer.id],
     )
     return customer

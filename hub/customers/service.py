@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Scope
 from hub.access.writes import insert_owned
+from hub.audit.changes import record_created, record_updated, snapshot
 from hub.customers.models import CompanySize, Contact, Customer, LifecycleStage, Purpose
 from hub.errors import Conflict
 from hub.pagination import Page, PageRequest, fetch_page
@@ -162,7 +163,7 @@ async def create_customer(session: AsyncSession, actor: Actor, command: CreateCu
         country=command.country,
     )
     checks.done()
-    return await insert_owned(
+    customer = await insert_owned(
         session,
         actor,
         Customer,
@@ -175,6 +176,8 @@ async def create_customer(session: AsyncSession, actor: Actor, command: CreateCu
         size=command.size,
         consent_purposes=sorted({purpose.value for purpose in command.consent_purposes}),
     )
+    await record_created(session, actor, customer)
+    return customer
 
 
 async def update_customer(session: AsyncSession, actor: Actor, command: UpdateCustomer) -> Customer:
@@ -194,6 +197,7 @@ async def update_customer(session: AsyncSession, actor: Actor, command: UpdateCu
     )
     if customer.version != command.version:
         raise Conflict()
+    before = snapshot(customer)
     changes = {
         "name": command.name,
         "lifecycle_stage": command.lifecycle_stage,
@@ -209,6 +213,7 @@ async def update_customer(session: AsyncSession, actor: Actor, command: UpdateCu
     customer.version += 1
     await session.flush()
     await session.refresh(customer)
+    await record_updated(session, actor, customer, before)
     return customer
 
 
@@ -222,7 +227,7 @@ async def add_contact(session: AsyncSession, actor: Actor, command: AddContact) 
     checks.text("jobTitle", command.job_title, max_length=120, required=False)
     checks.done()
     await access.get_to_change(session, actor, Customer, command.customer_id, field="customerId")
-    return await insert_owned(
+    contact = await insert_owned(
         session,
         actor,
         Contact,
@@ -232,3 +237,5 @@ async def add_contact(session: AsyncSession, actor: Actor, command: AddContact) 
         phone=command.phone,
         job_title=command.job_title,
     )
+    await record_created(session, actor, contact)
+    return contact

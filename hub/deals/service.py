@@ -16,7 +16,8 @@ two conflicting ones cannot both win. An expired protection frees the deal.
 
 Audit: `deal.registered` in the partner's trail, `deal.approved` and `deal.rejected` in the
 owner's, each in the transaction of the change (each trail holds its own organisation's acts,
-as for partnerships).
+as for partnerships). An approval also records the customer and opportunity it creates, or the
+opportunity it links, as record events (`hub.audit.changes`) related to the registration.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from hub.access.policy import require_scope
 from hub.access.scopes import Scope
 from hub.access.visibility import get_owned
 from hub.access.writes import insert_owned
+from hub.audit.changes import record_created, record_updated, snapshot
 from hub.audit.record import EventType, record_act
 from hub.customers.models import Customer, LifecycleStage
 from hub.deals import conflicts
@@ -299,7 +301,9 @@ async def _approve(
             "registration is pending or still protected: the first to register wins.",
         )
     if command.opportunity_id is not None:
-        opportunity = await _link(session, actor, partnership, command.opportunity_id)
+        opportunity = await _link(
+            session, actor, partnership, command.opportunity_id, registration.id
+        )
         created, customer_created = False, False
     else:
         customer, customer_created = await _customer(session, actor, registration, command)
@@ -331,7 +335,11 @@ async def _approve(
 
 
 async def _link(
-    session: AsyncSession, actor: Actor, partnership: Partnership, opportunity_id: uuid.UUID
+    session: AsyncSession,
+    actor: Actor,
+    partnership: Partnership,
+    opportunity_id: uuid.UUID,
+    registration_id: uuid.UUID,
 ) -> Opportunity:
     """One of the owner's open opportunities, now assigned to the registering partnership.
 
@@ -352,10 +360,12 @@ async def _link(
             UserErrorCode.DUPLICATE,
             "Another partner's approved registration still protects this opportunity.",
         )
+    before = snapshot(opportunity)
     opportunity.assigned_partnership_id = partnership.id
     opportunity.source = OpportunitySource.PARTNER_REGISTERED
     opportunity.version += 1
     await session.flush()
+    await record_updated(session, actor, opportunity, before, related=[registration_id])
     return opportunity
 
 
@@ -379,6 +389,7 @@ async def _customer(
         domain=registration.customer_domain,
         lifecycle_stage=LifecycleStage.PROSPECT,
     )
+    await record_created(session, actor, customer, related=[registration.id])
     return customer, True
 
 
@@ -386,7 +397,7 @@ async def _create(
     session: AsyncSession, actor: Actor, registration: DealRegistration, customer: Customer
 ) -> Opportunity:
     name = f"{customer.name} - {registration.product}"[:MAX_NAME_LENGTH]
-    return await insert_owned(
+    opportunity = await insert_owned(
         session,
         actor,
         Opportunity,
@@ -401,6 +412,8 @@ async def _create(
         assigned_partnership_id=registration.partnership_id,
         source=OpportunitySource.PARTNER_REGISTERED,
     )
+    await record_created(session, actor, opportunity, related=[registration.id])
+    return opportunity
 
 
 async def _reject(
@@ -461,4 +474,9 @@ async def _audit(
             "version": registration.version,
             **details,
         },
+        record_ids=[
+            record_id
+            for record_id in (registration.id, registration.opportunity_id)
+            if record_id is not None
+        ],
     )

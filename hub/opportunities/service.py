@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub import access
 from hub.access import Actor, Scope
 from hub.access.writes import insert_created
+from hub.audit.changes import record_created, record_updated, snapshot
 from hub.errors import Conflict
 from hub.grants.models import Selection
 from hub.grants.segments import SegmentKey
@@ -181,6 +182,7 @@ async def create_opportunity(
         assigned_partnership_id=assigned,
         source=OpportunitySource.PARTNER_REGISTERED if grant else OpportunitySource.DIRECT,
     )
+    await record_created(session, actor, opportunity)
     return (await access.disclose(session, actor, Opportunity, [opportunity]))[0]
 
 
@@ -225,9 +227,11 @@ async def update_opportunity(
         raise Conflict()
     if isinstance(command.owner_user_id, uuid.UUID):
         await access.get_owned(session, actor, User, command.owner_user_id, field="ownerId")
+    before = snapshot(opportunity)
     for attribute in changing:
         setattr(opportunity, attribute, changes[attribute])
     opportunity.version += 1
     await session.flush()
     await session.refresh(opportunity)
+    await record_updated(session, actor, opportunity, before)
     return (await access.disclose(session, actor, Opportunity, [opportunity]))[0]

@@ -1,6 +1,12 @@
 """Every domain model, imported in one place so alembic and tests see the whole metadata."""
 
-from hub.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, Disclosure
+from hub.audit.models import (
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditEventRecord,
+    Disclosure,
+)
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
@@ -17,6 +23,7 @@ __all__ = [
     "AuditChainHead",
     "AuditCheckpoint",
     "AuditEvent",
+    "AuditEventRecord",
     "AuthorizationCode",
     "Base",
     "Case",

@@ -1,4 +1,5 @@
-"""The audit ledger's tables: events, each organisation's chain head, checkpoints, disclosures.
+"""The audit ledger's tables: events, each organisation's chain head, checkpoints, disclosures,
+and the index of events by the records they concern.
 
 Events that no organisation can be trusted to own (a forged token, an unknown client) are kept
 under `HUB_ORG`, the hub's own id, so every event still has an `org_id` to lead its key.
@@ -90,3 +91,21 @@ class Disclosure(Base):
     first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     times: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEventRecord(Base):
+    """One record an event concerns: the events of a record, newest first, for `auditEvents`.
+
+    `record_ids` has a GIN index, but the application role cannot use it: `@>` is not
+    leakproof, so under row-level security PostgreSQL checks it only after the policy, row by
+    row. This table answers the same question with equality on a B-tree. A trigger on
+    `audit_events` (migration 20261128_audit_events_api) fills it as events are appended and
+    empties it as retention deletes them; nothing else writes it.
+    """
+
+    __tablename__ = "audit_event_records"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -28,6 +28,7 @@ class NodeType(enum.StrEnum):
     PARTNERSHIP = "Partnership"
     GRANT = "Grant"
     DEAL_REGISTRATION = "DealRegistration"
+    AUDIT_EVENT = "AuditEvent"
 
 
 def encode_id(node_type: NodeType, record_id: uuid.UUID) -> str:

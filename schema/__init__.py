@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.admin import AdminMutation, AdminQuery, ApiClient
+from schema.audit import BIG_INT, AuditQuery, BigInt
 from schema.cases import Case, CaseMutation, CaseQuery
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
@@ -43,6 +44,7 @@ Query = merge_types(
         ExplanationQuery,
         DisclosureQuery,
         AdminQuery,
+        AuditQuery,
     ),
 )
 Mutation = merge_types(
@@ -91,5 +93,5 @@ def build_schema(
             DealRegistration,
         ],
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIG_INT}),
     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import strawberry
 
 from hub.errors import FieldError
-from hub.pagination import Page
 from resolvers.context import RequestContext
 from schema.enums import UserErrorCode
 
@@ -44,7 +43,22 @@ class Connection(Generic[N]):
     page_info: PageInfo
 
 
-def to_connection(page: Page[R], convert: Callable[[R], N]) -> Connection[N]:  # type: ignore[type-var]
+class Paged(Protocol[R]):
+    """A page as services return it: `hub.pagination.Page`, or a page with cursors of its own."""
+
+    @property
+    def items(self) -> list[R]: ...
+
+    @property
+    def has_next_page(self) -> bool: ...
+
+    @property
+    def has_previous_page(self) -> bool: ...
+
+    def cursor(self, item: R) -> str: ...
+
+
+def to_connection(page: Paged[R], convert: Callable[[R], N]) -> Connection[N]:
     """A Relay connection of `page`, each record converted to its GraphQL type."""
     edges = [Edge(cursor=page.cursor(item), node=convert(item)) for item in page.items]
     return Connection(

@@ -61,6 +61,11 @@ Mutation = merge_types(
 )
 
 
+def schema_config() -> StrawberryConfig:
+    """How the hub's types become GraphQL: camelCase names, and the scalars of its own."""
+    return StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIG_INT})
+
+
 def build_schema(
     *,
     max_depth: int = 10,
@@ -93,5 +98,5 @@ def build_schema(
             DealRegistration,
         ],
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIG_INT}),
+        config=schema_config(),
     )

@@ -26,7 +26,7 @@ from hub.graphql_http import GRAPHQL_RESPONSE_MEDIA_TYPE, GraphQLEndpoint
 from hub.keys.store import verifying_keys
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
-from schema import Mutation, Query
+from schema import Mutation, Query, schema_config
 from schema.errors import TypedErrors
 from tests import tokens
 from tests.factories import Factory
@@ -47,6 +47,7 @@ async def exploding_client(
         query=Query,
         mutation=merge_types("Mutation", (Mutation, Exploding)),
         extensions=[TypedErrors],
+        config=schema_config(),
     )
     sessions = session_factory(app_engine)
     async with sessions() as session:

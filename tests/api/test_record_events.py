@@ -469,7 +469,7 @@ async def test_partner_changes_land_in_the_owners_chain_with_the_partner_as_acto
         CREATE_OPPORTUNITY,
         input={
             "customerId": world.gid("cEu"),
-            "name": "Partner-sourced deal",
+            "name": "Partner-sourced audited deal",
             "amount": "900",
             "currency": "EUR",
         },

@@ -12,3 +12,10 @@ async def list_audit_events(
 ) -> events.EventPage:
     page = PageRequest(first, after, ctx.max_page_size)
     return await ctx.call(events.list_audit_events, where, page)
+
+
+async def list_access_trail(
+    ctx: RequestContext, where: events.AuditEventFilter, first: int, after: str | None
+) -> events.EventPage:
+    page = PageRequest(first, after, ctx.max_page_size)
+    return await ctx.call(events.list_access_trail, where, page)

@@ -15,6 +15,7 @@ from resolvers import audit as resolve
 from resolvers.ids import NodeType, decode_any_id, encode_id
 from schema.base import Connection, Info, to_connection
 from schema.inputs import optional_id
+from schema.organisations import Organisation, organisation_of
 
 BigInt = NewType("BigInt", int)
 # Given to the schema's `scalar_map` (schema/__init__.py).
@@ -90,6 +91,49 @@ def _global(node_type: NodeType, record_id: uuid.UUID | None) -> strawberry.ID |
     return None if record_id is None else strawberry.ID(encode_id(node_type, record_id))
 
 
+@strawberry.type(
+    description="One time the caller's organisation, as a partner, received or changed an "
+    "owner's records: an event of the owner's ledger that the caller itself caused."
+)
+class AccessTrailEvent:
+    id: strawberry.ID
+    type: str = strawberry.field(
+        description="`disclosure` (records it received: per grant and purpose, the record ids "
+        "and the fields that crossed) or `record.created` / `record.updated` (a change it made)."
+    )
+    occurred_at: datetime
+    actor: AuditActor
+    request_id: str | None = strawberry.field(description="The request it happened in.")
+    source_address: str | None = strawberry.field(description="The IP address it came from.")
+    record_ids: list[uuid.UUID] = strawberry.field(
+        description="The ids of the owner's records it concerns, as the caller knows them."
+    )
+    details: JSON
+    owner_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The owner organisation whose records these were.")
+    async def owner(self, info: Info) -> Organisation:
+        return await organisation_of(info, self.owner_id)
+
+    @staticmethod
+    def from_record(event: RecordedEvent) -> AccessTrailEvent:
+        return AccessTrailEvent(
+            id=strawberry.ID(encode_id(NodeType.AUDIT_EVENT, event.id)),
+            type=event.type,
+            occurred_at=event.occurred_at,
+            actor=AuditActor(
+                organisation_id=_global(NodeType.ORGANISATION, event.actor_org_id),
+                user_id=_global(NodeType.USER, event.actor_user_id),
+                client_id=event.actor_client_id,
+            ),
+            request_id=event.request_id,
+            source_address=event.source_address,
+            record_ids=event.record_ids,
+            details=JSON(event.details),
+            owner_id=event.org_id,
+        )
+
+
 @strawberry.input(description="Every condition given must hold.")
 class AuditEventFilter:
     types: list[str] | None = strawberry.field(
@@ -149,3 +193,21 @@ class AuditQuery:
         where = (filter or AuditEventFilter()).to_filter()
         page = await resolve.list_audit_events(info.context, where, first, after)
         return to_connection(page, AuditEvent.from_record)
+
+    @strawberry.field(
+        description="Partner side (scope `audit:read`): your organisation's own accesses to "
+        "owners' data, newest first — each response that gave it an owner's records (which "
+        "records, which fields, under which grant and purpose) and each change it made to "
+        "them. Owners' internal events never appear here. The filter's `actorOrganisationId` "
+        "is always your own organisation."
+    )
+    async def my_access_trail(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: AuditEventFilter | None = None,
+    ) -> Connection[AccessTrailEvent]:
+        where = (filter or AuditEventFilter()).to_filter()
+        page = await resolve.list_access_trail(info.context, where, first, after)
+        return to_connection(page, AccessTrailEvent.from_record)

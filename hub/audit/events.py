@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, literal, tuple_
+from sqlalchemy import ColumnElement, Select, and_, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import DateTime, Uuid
@@ -57,6 +57,7 @@ class RecordedEvent:
     """One event as the ledger holds it."""
 
     id: uuid.UUID
+    org_id: uuid.UUID  # the chain it is filed in
     seq: int
     hash: bytes
     type: str
@@ -82,6 +83,7 @@ class EventPage:
 
 _COLUMNS = (
     AuditEvent.id,
+    AuditEvent.org_id,
     AuditEvent.seq,
     AuditEvent.hash,
     AuditEvent.type,
@@ -101,13 +103,46 @@ async def list_audit_events(
 ) -> EventPage:
     """A page of the actor's organisation's own chain, newest first (scope `audit:read`)."""
     access.require_scope(actor, Scope.AUDIT_READ)
+    statement: Select[Any] = access.select_owned(actor, AuditEvent).with_only_columns(*_COLUMNS)
+    return await _page(session, statement, where, page, by_record_index=True)
+
+
+async def list_access_trail(
+    session: AsyncSession, actor: Actor, where: AuditEventFilter, page: PageRequest
+) -> EventPage:
+    """What the actor's organisation did in other organisations' chains, newest first: as a
+    partner, each time it received an owner's records and each change it made to them.
+
+    The owners' own events stay theirs: row-level security gives the application role only
+    events its organisation acted in, and this asks for those filed elsewhere.
+    """
+    access.require_scope(actor, Scope.AUDIT_READ)
+    statement: Select[Any] = (
+        select(*_COLUMNS)
+        .select_from(AuditEvent)
+        .where(AuditEvent.actor_org_id == actor.org_id, AuditEvent.org_id != actor.org_id)
+    )
+    return await _page(session, statement, where, page, by_record_index=False)
+
+
+async def _page(
+    session: AsyncSession,
+    statement: Select[Any],
+    where: AuditEventFilter,
+    page: PageRequest,
+    *,
+    by_record_index: bool,
+) -> EventPage:
+    """Keyset page of `statement`'s events under `where`, newest first.
+
+    A record's events in the caller's own chain come from their own index (`by_record_index`);
+    in the events an organisation acted in elsewhere, from the record ids of those events.
+    """
     check_page_size(page)
     _check(where)
-    statement: Select[Any] = access.select_owned(actor, AuditEvent).with_only_columns(*_COLUMNS)
-    # A record's events come from their own index, newest first; the rest from the chain's.
     occurred_at: InstrumentedAttribute[datetime] = AuditEvent.created_at
     event_id: InstrumentedAttribute[uuid.UUID] = AuditEvent.id
-    if where.record_id is not None:
+    if where.record_id is not None and by_record_index:
         statement = statement.join(
             AuditEventRecord,
             and_(
@@ -116,6 +151,8 @@ async def list_audit_events(
             ),
         ).where(AuditEventRecord.record_id == where.record_id)
         occurred_at, event_id = AuditEventRecord.created_at, AuditEventRecord.event_id
+    elif where.record_id is not None:
+        statement = statement.where(AuditEvent.record_ids.contains([where.record_id]))
     statement = statement.where(*_conditions(where, occurred_at))
     if page.after is not None:
         after_at, after_id = decode_cursor(page.after)
@@ -128,6 +165,7 @@ async def list_audit_events(
     events = [
         RecordedEvent(
             id=row.id,
+            org_id=row.org_id,
             seq=row.seq,
             hash=bytes(row.hash),
             type=row.type,

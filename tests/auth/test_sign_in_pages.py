@@ -613,6 +613,8 @@ async def test_a_failed_sign_in_is_audited_without_the_address_or_password(
 
     [event] = await _events(owner_sessions, scene.org, "sign_in.failed")
     assert event.actor_client_id == scene.portal.client_id
+    assert event.request_id is not None
+    assert str(event.source_address) == "127.0.0.1"
     assert event.details["reason"] == "wrong_credentials"
     expected = hashlib.sha256(scene.person.email.encode()).hexdigest()
     assert event.details["email_sha256"] == expected

@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -30,21 +28,16 @@ from pathlib import Path
 
 import httpx
 
+from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
 from bench.partner_visibility import (
-    _commit,
-    _cpu,
-    _server_version,
     graphql,
     make_grant,
-    raw_connection,
     running_hub,
     seed,
     token,
 )
 from hub.audit import disclosures
 from hub.db import app_role_url
-from hub.embedded import EmbeddedPostgres
-from hub.migrate import upgrade
 from resolvers.ids import NodeType, encode_id
 
 RESULTS = Path(__file__).parent / "results" / "audit_append.md"
@@ -132,7 +125,7 @@ async def run(owner_url: str, rounds: int, per_round: int, concurrency: int) -> 
                 with auditing(on):
                     await burst(http, bearers, per_round, concurrency, modes[on])
         appended = await disclosure_events(owner_url) - before
-    return render(modes, appended, rounds, per_round, concurrency, await _server_version(owner_url))
+    return render(modes, appended, rounds, per_round, concurrency, await server_version(owner_url))
 
 
 async def _other_partnership(owner_url: str, owner: uuid.UUID, partner: uuid.UUID) -> uuid.UUID:
@@ -156,7 +149,7 @@ def render(
     lines = [
         "# Appending disclosures: audited partner lists beside auditing off",
         "",
-        f"- Machine: {_cpu()}, {_cores()} cores; {version.split(',')[0]}; commit {_commit()}.",
+        f"- Machine: {cpu()}, {_cores()} cores; {version.split(',')[0]}; commit {commit()}.",
         f"- {rounds} rounds of {per_round} requests per mode, alternating, {concurrency} in "
         "flight, two partners of one owner (one chain) taking turns; "
         "`opportunities(first: 50) { id name stage amount }`, 50 rows per answer.",
@@ -185,20 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
-        server = EmbeddedPostgres(Path(data_dir))
-        try:
-            upgrade(server.owner_url)
-            report = asyncio.run(
-                run(server.owner_url, args.rounds, args.per_round, args.concurrency)
-            )
-        finally:
-            server.stop()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(report)
-    print(f"\nwritten to {args.output}", file=sys.stderr)
-    return 0
+    return run_on_fresh_database(
+        args.output, lambda url: run(url, args.rounds, args.per_round, args.concurrency)
+    )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,7 @@ embedded PostgreSQL in a temporary directory and writes `bench/results/disclosur
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,20 +23,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
 from bench.partner_visibility import (
-    _commit,
-    _cpu,
-    _server_version,
     graphql,
-    raw_connection,
     running_hub,
     seed,
     token,
 )
 from hub.audit.chain import canonical, envelope
 from hub.db import app_role_url
-from hub.embedded import EmbeddedPostgres
-from hub.migrate import upgrade
 from resolvers.ids import NodeType, encode_id
 
 RESULTS = Path(__file__).parent / "results" / "disclosure_report.md"
@@ -185,7 +177,7 @@ async def run(owner_url: str, target_disclosures: int, others: int, runs: int) -
         sql_ms=sql_ms,
         ledger_ms=ledger_ms,
         plan=plan,
-        version=await _server_version(owner_url),
+        version=await server_version(owner_url),
     )
 
 
@@ -212,7 +204,7 @@ def render(**figures: Any) -> str:
         [
             f"# Disclosure report for a customer disclosed {figures['target_disclosures']:,} times",
             "",
-            f"- Machine: {_cpu()}; {figures['version'].split(',')[0]}; commit {_commit()}.",
+            f"- Machine: {cpu()}; {figures['version'].split(',')[0]}; commit {commit()}.",
             f"- Ledger: {figures['ledger_rows']:,} events ({figures['target_disclosures']:,} "
             f"disclosures of the target customer and three of its contacts, "
             f"{figures['others']:,} of other customers), appended through `hub_audit_append` "
@@ -245,18 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
-        server = EmbeddedPostgres(Path(data_dir))
-        try:
-            upgrade(server.owner_url)
-            report = asyncio.run(run(server.owner_url, args.disclosures, args.others, args.runs))
-        finally:
-            server.stop()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(report)
-    print(f"\nwritten to {args.output}", file=sys.stderr)
-    return 0
+    return run_on_fresh_database(
+        args.output, lambda url: run(url, args.disclosures, args.others, args.runs)
+    )
 
 
 if __name__ == "__main__":

@@ -19,15 +19,11 @@ embedded PostgreSQL in a temporary directory and writes `bench/results/partner_v
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import random
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -43,12 +39,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
 from hub.access.actor import Role
 from hub.access.scopes import ALL_SCOPES
 from hub.app import create_app
 from hub.db import app_role_url, create_engine, session_factory
-from hub.embedded import EmbeddedPostgres
-from hub.migrate import upgrade
 from hub.orgs.clients import ClientCredentials, register_client
 from hub.orgs.models import Organisation, User
 from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
@@ -260,19 +255,6 @@ async def seed(owner_url: str, customers: int, opportunities: int) -> Seeded:
         opportunities=opportunities,
         seconds=time.perf_counter() - started,
     )
-
-
-@asynccontextmanager
-async def raw_connection(url: str) -> AsyncIterator[Any]:
-    """The asyncpg connection under an engine of one: COPY and plain statements."""
-    engine = create_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            yield raw
-            await connection.commit()
-    finally:
-        await engine.dispose()
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -525,13 +507,7 @@ async def run(owner_url: str, customers: int, opportunities: int, runs: int, war
     finally:
         await app_engine.dispose()
         await owner_engine.dispose()
-    return render(world, scenarios, runs, warmup, await _server_version(owner_url))
-
-
-async def _server_version(owner_url: str) -> str:
-    async with raw_connection(owner_url) as connection:
-        version: str = await connection.fetchval("SELECT version()")
-    return version
+    return render(world, scenarios, runs, warmup, await server_version(owner_url))
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -555,9 +531,9 @@ def render(world: Seeded, scenarios: list[Scenario], runs: int, warmup: int, ver
         "",
         "## Machine",
         "",
-        f"- {_cpu()} ({os.cpu_count()} cores), {platform.platform()}",
+        f"- {cpu()} ({os.cpu_count()} cores), {platform.platform()}",
         f"- Python {platform.python_version()}; {version.split(',')[0]} (embedded)",
-        f"- commit {_commit()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- commit {commit()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
     ]
     for scenario in scenarios:
@@ -604,30 +580,6 @@ def render(world: Seeded, scenarios: list[Scenario], runs: int, warmup: int, ver
     return "\n".join(lines)
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _commit() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return result.stdout.strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=5_000)
@@ -636,20 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as data_dir:
-        server = EmbeddedPostgres(Path(data_dir))
-        try:
-            upgrade(server.owner_url)  # runs its own event loop, so before ours
-            report = asyncio.run(
-                run(server.owner_url, args.customers, args.opportunities, args.runs, args.warmup)
-            )
-        finally:
-            server.stop()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(report)
-    print(f"\nwritten to {args.output}", file=sys.stderr)
-    return 0
+    return run_on_fresh_database(
+        args.output,
+        lambda url: run(url, args.customers, args.opportunities, args.runs, args.warmup),
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.access.rls import enter_organisation
+from hub.audit.chain import canonical
+from hub.audit.ledger import pending
 from hub.audit.models import HUB_ORG
 from hub.audit.record import Event, EventType, record
 from hub.audit.verify import verify_chain
@@ -197,6 +199,41 @@ async def test_eight_concurrent_appenders_keep_every_chain_valid(
             assert report.events == 40
         hub = await verify_chain(session, HUB_ORG)
         assert hub.intact, hub
+
+
+async def test_an_open_append_holds_its_own_chain_and_no_other(
+    app_engine: AsyncEngine, owner_sessions: Sessions, factory: Factory
+) -> None:
+    """Appending locks one organisation's chain head: a second organisation appends meanwhile,
+    while a second append to the same chain waits for the first transaction to end."""
+    first, second = await factory.organisation("HeldA"), await factory.organisation("HeldB")
+    sessions = session_factory(app_engine)
+
+    async def append_now(session: AsyncSession, org_id: uuid.UUID) -> None:
+        """Chain an event in at once, as COMMIT would, leaving the transaction open."""
+        await enter_organisation(session, org_id)
+        await record(session, Event(type=EventType.CONSENT_CHANGED, org_id=org_id))
+        documents = pending(session.sync_session)
+        await session.execute(
+            text("SELECT hub_audit_append(:chain, :events)"),
+            {"chain": org_id, "events": [canonical(document) for document in documents]},
+        )
+        documents.clear()
+
+    async with sessions() as holder, holder.begin():
+        await append_now(holder, first.id)
+        async with sessions() as other, other.begin():
+            await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await append_now(other, second.id)  # another chain: no wait
+        with pytest.raises(DBAPIError, match="lock timeout"):
+            async with sessions() as same, same.begin():
+                await same.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                await append_now(same, first.id)
+    await append(sessions, first.id)
+    async with owner_sessions() as session:
+        for org, events in ((first.id, 2), (second.id, 1)):
+            report = await verify_chain(session, org)
+            assert report.intact and report.events == events, report
 
 
 async def test_an_event_that_cannot_be_appended_fails_its_work(

@@ -35,6 +35,7 @@ from hub.audit.record import EventType, record_act
 from hub.cases.models import Case
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
+from hub.deals.models import DealRegistration
 from hub.opportunities.models import Opportunity
 
 # Fields that may hold personal data besides unbounded text, which is always treated as such.
@@ -47,6 +48,8 @@ PERSONAL_FIELDS: dict[type[TenantModel], frozenset[str]] = {
     Contact: frozenset({"full_name", "email", "phone", "job_title"}),
     Case: frozenset({"subject"}),
     Opportunity: frozenset({"name", "next_step"}),
+    # A partner's registration names the customer as the partner spelled it.
+    DealRegistration: frozenset({"customer_name", "customer_domain"}),
 }
 
 # What the value of a personal field is recorded as.

@@ -85,9 +85,7 @@ async def test_a_customer_export_holds_every_table_with_its_rows_and_no_other_cu
 
     # Every event names the subject's records only, and never carries its details.
     subject_records = {customer, contact} | {
-        row["id"]
-        for name in ("opportunities", "cases", "case_comments")
-        for row in tables[name]
+        row["id"] for name in ("opportunities", "cases", "case_comments") for row in tables[name]
     }
     types = {row["type"] for row in tables["audit_events"]}
     assert {"disclosure", "privacy.erased"} <= types

@@ -20,7 +20,9 @@ from tests.api.test_partnerships import partnership_row
 from tests.factories import Factory, Org
 from tests.sharing import ERRORS, Sessions, World, build_world, data, grant
 
-CUSTOMER_LIST = "{ customers(first: 50) { edges { node { id name contacts { fullName email } } } } }"
+CUSTOMER_LIST = (
+    "{ customers(first: 50) { edges { node { id name contacts { fullName email } } } } }"
+)
 
 EXPORT = """query ($id: ID!) { exportPersonalData(subjectId: $id) { subjectId document } }"""
 ERASE = f"""mutation ($input: ErasePersonalDataInput!) {{ erasePersonalData(input: $input) {{

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.actor import Actor
 from hub.access.privacy import get_privacy_subject
 from hub.customers.models import Contact, Customer
+from hub.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,16 @@ async def resolve_subject(
     return ResolvedSubject(
         contact.org_id, subject.kind, contact.id, contact.customer_id, (contact.id,)
     )
+
+
+async def subject_by_id(
+    session: AsyncSession, actor: Actor, record_id: uuid.UUID
+) -> PrivacySubject:
+    """A bare id (as an operator pastes it) named as the customer or contact it is; `NotFound`
+    when the actor's organisation owns neither."""
+    try:
+        await get_privacy_subject(session, actor, Customer, record_id)
+    except NotFound:
+        await get_privacy_subject(session, actor, Contact, record_id)
+        return PrivacySubject(Contact, record_id)
+    return PrivacySubject(Customer, record_id)

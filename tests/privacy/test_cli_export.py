@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import stat
+import struct
 import subprocess
 import sys
+import termios
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
@@ -103,3 +108,57 @@ async def test_an_unknown_subject_or_organisation_is_a_clear_refusal(
         ours = [line for line in done.stderr.splitlines() if not line.startswith("{")]
         assert len(ours) == 1 and ours[0].startswith("hub: "), done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def run_on_a_terminal(postgres: EmbeddedPostgres, *arguments: str) -> tuple[int, str]:
+    """The export with its stderr on a pseudo-terminal, as when an operator types it."""
+    primary, secondary = pty.openpty()
+    # 24 rows of 100 columns: a new pseudo-terminal is 0 wide, and a bar fits in no width.
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "DATABASE_URL" and not name.startswith("HUB_")
+    }
+    environment["DATABASE_URL"] = postgres.owner_url
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    with subprocess.Popen(
+        [str(HUB), "privacy", "export", *arguments],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+    ) as process:
+        os.close(secondary)
+        code = process.wait(timeout=120)
+    reader.join(timeout=10)
+    os.close(primary)
+    return code, b"".join(chunks).decode(errors="replace")
+
+
+async def test_on_a_terminal_a_bar_shows_instead_of_the_summary(
+    postgres: EmbeddedPostgres, factory: Factory, tmp_path: Path
+) -> None:
+    org = await factory.organisation("CliPrivacyTty")
+    customer = await factory.customer(org, "Terminal GmbH")
+    output = tmp_path / "export.json"
+    code, terminal = run_on_a_terminal(
+        postgres, "--org", org.slug, "--subject", str(customer.id), "--output", str(output)
+    )
+    assert code == 0, terminal
+    assert "exporting" in terminal and "table" in terminal
+    assert "exported " not in terminal
+    assert json.loads(output.read_text())["subject"]["id"] == str(customer.id)

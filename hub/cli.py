@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +18,16 @@ from pathlib import Path
 import uvicorn
 
 from hub import __version__
+from hub.customers.models import Contact, Customer
 from hub.db import app_role_url, create_engine, session_factory
-from hub.errors import HubError
+from hub.errors import HubError, InvalidInput, NotFound, UserErrorCode
 from hub.keys.store import Rotation, rotate_keys
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
+from hub.privacy.subjects import PrivacySubject
+from hub.progress import progress
 from hub.settings import Settings, get_settings
+from resolvers.ids import NodeType, decode_any_id
 
 log = logging.getLogger("hub")
 
@@ -189,6 +194,63 @@ def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def privacy_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export everything the hub holds about a customer or contact, as the database owner.
+
+    The same service as `exportPersonalData`, acting for the organisation with only
+    `privacy:manage`, audited in its chain as the client `hub-cli`. The document holds personal
+    data, so a file is written readable by its owner only. A bar on a terminal, else one line.
+    """
+    from hub.privacy.operator import OperatorExport, export_for_operator
+
+    subject = _privacy_subject(args.subject)
+
+    async def run() -> tuple[OperatorExport, bool]:
+        engine = create_engine(owner_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                with progress("exporting", total=None, unit="table") as tracker:
+                    found = await export_for_operator(
+                        session, args.org, subject, progress=tracker.advance
+                    )
+                return found, tracker.bar is not None
+        finally:
+            await engine.dispose()
+
+    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
+        _migrate(settings, owner_url)
+        result, bar_shown = asyncio.run(run())
+    document = json.dumps(result.export.document, indent=2, ensure_ascii=False)
+    if args.output:
+        _write_private(Path(args.output), document + "\n")
+    else:
+        print(document)
+    if not bar_shown:
+        print(result.line(args.output or "standard output"), file=sys.stderr)
+    return 0
+
+
+def _privacy_subject(text: str) -> PrivacySubject | uuid.UUID:
+    """A customer's or contact's global id, or a bare id whose kind the database tells."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        pass
+    try:
+        node_type, record_id = decode_any_id(text)
+    except NotFound:
+        node_type = None
+    models: dict[NodeType | None, type[Customer] | type[Contact]] = {
+        NodeType.CUSTOMER: Customer,
+        NodeType.CONTACT: Contact,
+    }
+    if node_type not in models:
+        raise InvalidInput.on(
+            "subject", UserErrorCode.INVALID, "Give a customer's or contact's id."
+        )
+    return PrivacySubject(models[node_type], record_id)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Partner Hub")
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -214,6 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     rotate_parser = keys_commands.add_parser("rotate", help="add a new signing key")
     rotate_parser.add_argument("--data-dir")
     rotate_parser.set_defaults(handler=keys_rotate)
+
+    privacy_parser = commands.add_parser("privacy", help="privacy operations")
+    privacy_commands = privacy_parser.add_subparsers(dest="privacy_command", required=True)
+    export_parser = privacy_commands.add_parser(
+        "export", help="export everything held about a customer or contact as JSON"
+    )
+    export_parser.add_argument("--org", required=True, help="organisation id or slug")
+    export_parser.add_argument(
+        "--subject", required=True, help="customer or contact: global id or bare id"
+    )
+    export_parser.add_argument("--output", help="file to write (default: standard output)")
+    export_parser.add_argument("--data-dir")
+    export_parser.set_defaults(handler=privacy_export)
     return parser
 
 

@@ -17,6 +17,7 @@ from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, Toke
 from hub.opportunities.models import Opportunity
 from hub.orgs.models import ApiClient, Invitation, Organisation, SignInThrottle, User
 from hub.partnerships.models import Partnership
+from hub.privacy.models import PrivacyNotice
 
 __all__ = [
     "ApiClient",
@@ -38,6 +39,7 @@ __all__ = [
     "Opportunity",
     "Organisation",
     "Partnership",
+    "PrivacyNotice",
     "RefreshToken",
     "RevokedToken",
     "SignInThrottle",

@@ -29,6 +29,7 @@ class NodeType(enum.StrEnum):
     GRANT = "Grant"
     DEAL_REGISTRATION = "DealRegistration"
     AUDIT_EVENT = "AuditEvent"
+    PRIVACY_NOTICE = "PrivacyNotice"
 
 
 def encode_id(node_type: NodeType, record_id: uuid.UUID) -> str:

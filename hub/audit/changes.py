@@ -33,15 +33,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.actor import Actor
 from hub.audit.record import EventType, record_act
 from hub.cases.models import Case
-from hub.customers.models import Contact
+from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
+from hub.deals.models import DealRegistration
 from hub.opportunities.models import Opportunity
 
 # Fields that may hold personal data besides unbounded text, which is always treated as such.
+# The one definition: the ledger redacts exactly these (`personal_fields`), and erasing a
+# person anonymises exactly these (hub/privacy/erasure.py, ADR 0013). A customer's name and
+# domain name a person as easily as a contact's (a sole trader, a family business), and an
+# opportunity is often named after its customer.
 PERSONAL_FIELDS: dict[type[TenantModel], frozenset[str]] = {
+    Customer: frozenset({"name", "domain"}),
     Contact: frozenset({"full_name", "email", "phone", "job_title"}),
     Case: frozenset({"subject"}),
-    Opportunity: frozenset({"next_step"}),
+    Opportunity: frozenset({"name", "next_step"}),
+    # A partner's registration names the customer as the partner spelled it.
+    DealRegistration: frozenset({"customer_name", "customer_domain"}),
 }
 
 # What the value of a personal field is recorded as.
@@ -97,7 +105,7 @@ def describe_changes(
     model: type[TenantModel], changes: Mapping[str, tuple[Any, Any]]
 ) -> dict[str, Any]:
     """`{field: {"from", "to"}}` in camelCase, personal fields as `CHANGED`, in field order."""
-    personal = _personal(model)
+    personal = personal_fields(model)
     return {
         _camel(key): dict(CHANGED) if key in personal else {"from": old, "to": new}
         for key, (old, new) in sorted(changes.items())
@@ -139,7 +147,9 @@ def _audited(model: type[TenantModel]) -> tuple[str, ...]:
 
 
 @cache
-def _personal(model: type[TenantModel]) -> frozenset[str]:
+def personal_fields(model: type[TenantModel]) -> frozenset[str]:
+    """The attributes of `model` that may hold personal data: `PERSONAL_FIELDS` and every
+    unbounded text column. The ledger never keeps their values; erasure anonymises them."""
     free_text = {
         attribute.key
         for attribute in inspect(model).column_attrs

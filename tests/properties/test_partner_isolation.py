@@ -76,6 +76,11 @@ QUERY_FIELDS = (
     "grants",
     "clients",
     "users",
+    "auditEvents",
+    "myAccessTrail",
+    "disclosureReport",
+    "exportPersonalData",
+    "privacyNotices",
 )
 READ_WEIGHTS = {"node": 3, "nodes": 3, "customers": 3, "opportunities": 3, "cases": 3}
 MUTATION_FIELDS = (
@@ -94,6 +99,8 @@ MUTATION_FIELDS = (
     "acceptPartnership",
     "suspendPartnership",
     "resumePartnership",
+    "erasePersonalData",
+    "acknowledgePrivacyNotice",
 )
 
 # Strings worth trying where a `String` goes: filters that match the world (every name carries

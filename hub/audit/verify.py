@@ -32,11 +32,19 @@ BATCH = 10_000
 
 # Text forms the canonical document uses as they are: ids, and the time in UTC to the
 # microsecond exactly as `datetime.isoformat(timespec="microseconds")` writes it.
-_EVENTS = (
-    "SELECT seq, hash, id::text, org_id::text, type, actor_org_id::text, actor_user_id::text,"
-    " actor_client_id, request_id, source_address::text, record_ids::text[], details::text,"
+# `source_address` as a host's text (`::text` would add `/32`); an address with a network mask
+# is no host address, and `chain.address` drops it as it did at append.
+STORED_AS_TEXT = (
+    "id::text, org_id::text, type, actor_org_id::text, actor_user_id::text,"
+    " actor_client_id, request_id,"
+    " CASE WHEN masklen(source_address) = CASE family(source_address) WHEN 4 THEN 32 ELSE 128 END"
+    " THEN host(source_address) ELSE source_address::text END,"
+    " record_ids::text[], details::text,"
     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-    " FROM audit_events WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
+)
+_EVENTS = (
+    f"SELECT seq, hash, {STORED_AS_TEXT} FROM audit_events"
+    " WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
 )
 _CHECKPOINT = text(
     "SELECT seq, hash FROM audit_checkpoints WHERE org_id = :org ORDER BY seq DESC LIMIT 1"

@@ -17,6 +17,7 @@ from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, Toke
 from hub.opportunities.models import Opportunity
 from hub.orgs.models import ApiClient, Invitation, Organisation, SignInThrottle, User
 from hub.partnerships.models import Partnership
+from hub.retention.models import RetentionPolicy
 
 __all__ = [
     "ApiClient",
@@ -39,6 +40,7 @@ __all__ = [
     "Organisation",
     "Partnership",
     "RefreshToken",
+    "RetentionPolicy",
     "RevokedToken",
     "SignInThrottle",
     "SigningKey",

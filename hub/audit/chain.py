@@ -124,7 +124,7 @@ def _plain(value: object) -> object:
 
 
 _DETAILS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_string = json.encoder.encode_basestring
 
 
 def canonical_of_stored(

@@ -43,7 +43,7 @@ STORED_AS_TEXT = (
     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 )
 _EVENTS = (
-    f"SELECT seq, hash, {STORED_AS_TEXT} FROM audit_events"
+    f"SELECT seq, hash, {STORED_AS_TEXT} FROM audit_events"  # noqa: S608 (constants only)
     " WHERE org_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
 )
 _CHECKPOINT = text(

@@ -28,6 +28,7 @@ from schema.explanations import ExplanationQuery
 from schema.grants import Grant, GrantMutation, GrantQuery
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
 from schema.partnerships import Partnership, PartnershipMutation, PartnershipQuery
+from schema.retention import RetentionMutation, RetentionQuery
 from schema.users import User
 from schema.viewer import ViewerQuery
 
@@ -45,6 +46,7 @@ Query = merge_types(
         DisclosureQuery,
         AdminQuery,
         AuditQuery,
+        RetentionQuery,
     ),
 )
 Mutation = merge_types(
@@ -57,6 +59,7 @@ Mutation = merge_types(
         GrantMutation,
         DealMutation,
         AdminMutation,
+        RetentionMutation,
     ),
 )
 

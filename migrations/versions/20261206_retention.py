@@ -115,7 +115,9 @@ def upgrade() -> None:
             name=op.f("ck_retention_policies_closed_records_days"),
         ),
         sa.ForeignKeyConstraint(
-            ["org_id"], ["organisations.id"], name=op.f("fk_retention_policies_org_id_organisations")
+            ["org_id"],
+            ["organisations.id"],
+            name=op.f("fk_retention_policies_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("org_id", name=op.f("pk_retention_policies")),
     )

@@ -39,7 +39,7 @@ TRICKY: dict[str, object] = {
     "empty": [{}, [], ""],
 }
 
-_STORED = f"SELECT {STORED_AS_TEXT} FROM audit_events WHERE org_id = :org ORDER BY seq"
+_STORED = f"SELECT {STORED_AS_TEXT} FROM audit_events WHERE org_id = :org ORDER BY seq"  # noqa: S608
 
 
 async def test_stored_tricky_values_rehash_to_their_link(
@@ -104,10 +104,10 @@ async def test_stored_tricky_values_rehash_to_their_link(
 
 def test_floats_are_kept_as_jsonb_gives_them_back() -> None:
     kept = jsonable(TRICKY)
-    assert kept["floats"] == [0.1, 0.30000000000000004, 1.5e-07, 10**16, 15 * 10**299, 0.0] + [
-        3.0,
-        2.5,
-        -1e-300,
+    assert kept["floats"] == [
+        *(0.1, 0.30000000000000004, 1.5e-07),
+        *(10**16, 15 * 10**299, 0.0),
+        *(3.0, 2.5, -1e-300),
     ]
     assert kept["not_numbers"] == ["NaN", "Infinity", "-Infinity"]
     assert kept["big"] == [2**70, -(2**63), 10**30, 0]

@@ -59,6 +59,9 @@ async def set_policy(
     """
     access.require_retention_admin(actor)
     wanted = _checked(command)
+    existing = await session.get(RetentionPolicy, actor.org_id)
+    if all(getattr(existing, name, None) == value for name, value in wanted.items()):
+        return _settings(actor.org_id, existing)
     await session.execute(
         insert(RetentionPolicy)
         .values(org_id=actor.org_id)

@@ -185,3 +185,22 @@ async def test_a_partner_reads_and_sets_only_its_own_organisations_policy(
     assert seen.json()["data"]["retentionPolicy"]["auditEventsDays"] is None
     assert await stored(owner_sessions, owner.id) == (400, None)
     assert await stored(owner_sessions, partner.id) == (31, None)
+
+
+async def test_setting_what_is_already_there_writes_and_records_nothing(
+    client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
+) -> None:
+    org = await factory.organisation("Unchanged")
+    token = await tokens.client_credentials(client, org.client, "privacy:manage")
+    for values in ({}, {"auditEventsDays": None}, {"closedRecordsDays": None}):
+        response = await tokens.graphql(client, token, SET, {"input": values})
+        assert response.json()["data"]["setRetentionPolicy"] == {
+            "retentionPolicy": {
+                "auditEventsDays": None,
+                "closedRecordsDays": None,
+                "updatedAt": None,
+            },
+            "userErrors": [],
+        }
+    assert await stored(owner_sessions, org.id) is None
+    assert await changes(owner_sessions, org.id) == []

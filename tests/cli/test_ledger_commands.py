@@ -246,6 +246,16 @@ async def test_a_terminal_shows_a_progress_bar_and_a_pipe_only_the_summary(
         "1 chain intact",
     ]
 
+    # The retention run proves the chain first, with a bar of its own on a terminal.
+    await set_policy(session_factory(engine), org.id, audit_events_days=30)
+    code, shown = run_on_a_terminal(ledger_database, "retention", "run", "--org", org.slug)
+    piped = hub(ledger_database, "retention", "run", "--org", org.slug)
+    assert code == 0
+    assert f"retention {org.slug}" in shown and "100%|" in shown
+    assert f"{org.slug} ({org.id}): nothing to do" in shown
+    assert piped.returncode == 0 and "%|" not in piped.stderr
+    assert piped.stdout.splitlines()[0] == f"{org.slug} ({org.id}): nothing to do"
+
 
 async def test_retention_run_cuts_reports_and_leaves_a_provable_chain(
     ledger_database: str, engine: AsyncEngine, owner_factory: Factory

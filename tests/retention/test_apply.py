@@ -21,6 +21,7 @@ from hub.audit.record import Event, EventType, record
 from hub.audit.verify import verify_chain
 from hub.cases.models import CaseStatus
 from hub.db import session_factory
+from hub.grants.models import Access, Grant, GrantRecord, Purpose, RecordType, Selection
 from hub.opportunities.models import OpportunityStage
 from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
 from hub.retention.apply import RetentionOutcome, apply_policy
@@ -190,6 +191,28 @@ async def closed_world(factory: Factory, sessions: Sessions, org: Org) -> dict[s
         )
         session.add(partnership)
         await session.flush()
+        for record_type, records in (
+            (RecordType.OPPORTUNITIES, (won.id, open_.id)),
+            (RecordType.CASES, (old_case.id, recent_case.id)),
+        ):
+            explicit = Grant(
+                org_id=org.id,
+                partnership_id=partnership.id,
+                partner_org_id=partner.id,
+                record_type=record_type,
+                access=Access.READ,
+                selection=Selection.EXPLICIT,
+                purpose=Purpose.SERVICE,
+                field_policy={},
+                granted_by="test",
+            )
+            session.add(explicit)
+            await session.flush()
+            session.add_all(
+                GrantRecord(org_id=org.id, grant_id=explicit.id, record_id=record_id)
+                for record_id in records
+            )
+        await session.flush()
         long_ago = datetime.now(UTC) - timedelta(days=100)
         await session.execute(
             text(
@@ -282,7 +305,7 @@ async def test_closed_records_past_the_period_go_with_what_hangs_off_them(
     assert outcome.records_deleted == {
         "deal_registrations": 2,
         "case_comments": 1,
-        "grant_entries": 0,
+        "grant_entries": 2,
         "opportunities": 2,
         "cases": 1,
     }
@@ -298,7 +321,16 @@ async def test_closed_records_past_the_period_go_with_what_hangs_off_them(
             ),
             {"org": org.id},
         )
+        entries = set(
+            (
+                await session.scalars(
+                    text("SELECT record_id FROM grant_records WHERE org_id = :org"),
+                    {"org": org.id},
+                )
+            ).all()
+        )
     assert comments == 0
+    assert entries == {ids["open"], ids["recent_case"]}
     assert applied["records_deleted"]["opportunities"] == 2
     # Another organisation's records, closed just as long ago, are all still there.
     assert await remaining(owner_sessions, other.id) == other_before

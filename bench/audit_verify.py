@@ -32,7 +32,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
 
 from bench.partner_visibility import _commit, _cpu
-from hub.audit.chain import GENESIS, canonical, envelope, jsonable, link, text_digest
+from hub.audit.chain import FIELDS, GENESIS, canonical, envelope, jsonable, link, text_digest
 from hub.audit.verify import verify_chain
 from hub.db import create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
@@ -41,21 +41,7 @@ from hub.migrate import upgrade
 RESULTS = Path(__file__).parent / "results" / "audit_verify.md"
 LOAD_BATCH = 50_000
 SAMPLES = (100_000, 250_000, 500_000, 1_000_000)
-COLUMNS = (
-    "org_id",
-    "id",
-    "seq",
-    "hash",
-    "type",
-    "actor_org_id",
-    "actor_user_id",
-    "actor_client_id",
-    "request_id",
-    "source_address",
-    "record_ids",
-    "details",
-    "created_at",
-)
+COLUMNS = (*FIELDS, "seq", "hash")
 
 
 def _rss_mib() -> float:
@@ -128,12 +114,10 @@ async def load(owner_url: str, org_id: uuid.UUID, events: int) -> float:
                     created_at=created_at,
                 )
                 previous = link(previous, seq, text_digest(canonical(document)))
-                rows.append(
+                rows.append(  # in the order of COLUMNS
                     (
                         org_id,
                         event_id,
-                        seq,
-                        previous,
                         document["type"],
                         partner,
                         user if seq % 2 else None,
@@ -143,6 +127,8 @@ async def load(owner_url: str, org_id: uuid.UUID, events: int) -> float:
                         [record_id],
                         canonical(details),
                         created_at,
+                        seq,
+                        previous,
                     )
                 )
             async with connection.transaction():

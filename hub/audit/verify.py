@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,23 @@ _BEYOND_HEAD = text(
     "SELECT seq, id FROM audit_events WHERE org_id = :org AND seq > :head ORDER BY seq LIMIT 1"
 )
 _CHAINS = text("SELECT org_id FROM audit_chain_heads ORDER BY org_id")
+
+
+def canonical_of_text_row(row: Sequence[Any], at: int = 0) -> str:
+    """The canonical text of an event read with `STORED_AS_TEXT`, its columns from `at` on."""
+    return canonical_of_stored(
+        id=row[at],
+        org_id=row[at + 1],
+        type=row[at + 2],
+        actor_org_id=row[at + 3],
+        actor_user_id=row[at + 4],
+        actor_client_id=row[at + 5],
+        request_id=row[at + 6],
+        source_address=row[at + 7],
+        record_ids=row[at + 8],
+        details=row[at + 9],
+        created_at=row[at + 10],
+    )
 
 
 @dataclass(frozen=True)
@@ -114,19 +131,7 @@ async def verify_chain(
             if seq != expected:
                 broken = BrokenLink(expected, None, f"event {expected} is missing (deleted)")
                 break
-            document = canonical_of_stored(
-                id=row[2],
-                org_id=row[3],
-                type=row[4],
-                actor_org_id=row[5],
-                actor_user_id=row[6],
-                actor_client_id=row[7],
-                request_id=row[8],
-                source_address=row[9],
-                record_ids=row[10],
-                details=row[11],
-                created_at=row[12],
-            )
+            document = canonical_of_text_row(row, 2)
             previous = sha256(
                 previous + seq.to_bytes(8, "big", signed=True) + sha256(document.encode()).digest()
             ).digest()

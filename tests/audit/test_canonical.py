@@ -23,7 +23,7 @@ from hub.audit.chain import (
     text_digest,
 )
 from hub.audit.record import Event, EventType, record
-from hub.audit.verify import STORED_AS_TEXT, verify_chain
+from hub.audit.verify import STORED_AS_TEXT, canonical_of_text_row, verify_chain
 from hub.db import session_factory
 from tests.factories import Factory
 
@@ -79,19 +79,7 @@ async def test_stored_tricky_values_rehash_to_their_link(
         as_text = (await session.execute(text(_STORED), {"org": org.id})).all()
         for row, stored in zip(mapped, as_text, strict=True):
             python = canonical(envelope_of_row(row))
-            fast = canonical_of_stored(
-                id=stored[0],
-                org_id=stored[1],
-                type=stored[2],
-                actor_org_id=stored[3],
-                actor_user_id=stored[4],
-                actor_client_id=stored[5],
-                request_id=stored[6],
-                source_address=stored[7],
-                record_ids=stored[8],
-                details=stored[9],
-                created_at=stored[10],
-            )
+            fast = canonical_of_text_row(stored)
             assert fast == python
             # PostgreSQL's sha256 over the UTF-8 text is Python's.
             in_sql = await session.scalar(

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db import create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
+from tests.audit.test_ledger import tamper
 from tests.cli.test_cli import COMMAND_TIMEOUT, HUB, hub_environment, new_workspace
 from tests.factories import Factory, Org
 from tests.retention.ledger import append_aged, set_policy
@@ -88,13 +89,6 @@ async def event_id(engine: AsyncEngine, org: Org, seq: int) -> uuid.UUID:
     return found
 
 
-async def as_owner_unguarded(engine: AsyncEngine, statement: str, **values: object) -> None:
-    async with engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
-        await connection.execute(text(statement), values)
-        await connection.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
-
-
 async def test_verify_proves_every_chain_and_exits_0(
     ledger_database: str, engine: AsyncEngine, owner_factory: Factory
 ) -> None:
@@ -142,7 +136,7 @@ async def test_verify_names_an_edited_event_and_exits_1(
             text("SELECT details::text FROM audit_events WHERE org_id = :org AND seq = 2"),
             {"org": org.id},
         )
-    await as_owner_unguarded(
+    await tamper(
         engine,
         "UPDATE audit_events SET details = '{\"number\": 99}' WHERE org_id = :org AND seq = 2",
         org=org.id,
@@ -152,7 +146,7 @@ async def test_verify_names_an_edited_event_and_exits_1(
         one = hub(ledger_database, "audit", "verify", "--org", org.slug)
         other = hub(ledger_database, "audit", "verify", "--org", bystander.slug)
     finally:
-        await as_owner_unguarded(
+        await tamper(
             engine,
             "UPDATE audit_events SET details = CAST(:original AS jsonb)"
             " WHERE org_id = :org AND seq = 2",
@@ -175,19 +169,17 @@ async def test_verify_names_a_deleted_event_and_exits_1(
 ) -> None:
     org = await chained(owner_factory, engine, "Deleted", 5)
     saved = f"saved_{uuid.uuid4().hex[:8]}"
-    await as_owner_unguarded(
+    await tamper(
         engine,
         f"CREATE TABLE {saved} AS SELECT * FROM audit_events WHERE org_id = :org AND seq = 3",  # noqa: S608
         org=org.id,
     )
-    await as_owner_unguarded(
-        engine, "DELETE FROM audit_events WHERE org_id = :org AND seq = 3", org=org.id
-    )
+    await tamper(engine, "DELETE FROM audit_events WHERE org_id = :org AND seq = 3", org=org.id)
     try:
         result = hub(ledger_database, "audit", "verify", "--org", org.slug)
     finally:
-        await as_owner_unguarded(engine, f"INSERT INTO audit_events SELECT * FROM {saved}")  # noqa: S608
-        await as_owner_unguarded(engine, f"DROP TABLE {saved}")
+        await tamper(engine, f"INSERT INTO audit_events SELECT * FROM {saved}")  # noqa: S608
+        await tamper(engine, f"DROP TABLE {saved}")
     assert result.returncode == 1
     assert result.stdout.splitlines()[0] == (
         f"{org.slug} ({org.id}): BROKEN at event 3 (event id -): event 3 is missing (deleted);"

@@ -1,4 +1,4 @@
-"""Helpers for retention tests: events with a given age, a policy, a tamper as the owner."""
+"""Helpers for retention tests: events with a given age, and a policy written as the owner."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import Text, Uuid
 
 from hub.access.rls import enter_organisation
@@ -63,11 +63,3 @@ async def set_policy(
             ),
             {"org": org_id, "audit": audit_events_days, "closed": closed_records_days},
         )
-
-
-async def tamper(owner_engine: AsyncEngine, statement: str, **values: object) -> None:
-    """What only the database owner can do: switch the guard off, change a row, switch it on."""
-    async with owner_engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
-        await connection.execute(text(statement), values)
-        await connection.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))

@@ -25,8 +25,9 @@ from hub.grants.models import Access, Grant, GrantRecord, Purpose, RecordType, S
 from hub.opportunities.models import OpportunityStage
 from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
 from hub.retention.apply import RetentionOutcome, apply_policy
+from tests.audit.test_ledger import tamper
 from tests.factories import Factory, Org
-from tests.retention.ledger import Sessions, append_aged, set_policy, tamper
+from tests.retention.ledger import Sessions, append_aged, set_policy
 
 
 async def run(sessions: Sessions, org_id: uuid.UUID) -> RetentionOutcome:

@@ -1,4 +1,4 @@
-"""`hub`: serve, migrate, seed the demo, print the version."""
+"""`hub`: serve, migrate, seed the demo, rotate keys, verify the ledger, apply retention."""
 
 from __future__ import annotations
 
@@ -251,6 +251,24 @@ def _privacy_subject(text: str) -> PrivacySubject | uuid.UUID:
     return PrivacySubject(models[node_type], record_id)
 
 
+def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Prove every chain (or one): exit 0 when all are intact, 1 at the first broken link."""
+    from hub.maintenance import verify_chains
+
+    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
+        _migrate(settings, owner_url)
+        return asyncio.run(verify_chains(owner_url, args.org))
+
+
+def retention_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply every organisation's retention policy (or one's); 1 if a chain did not verify."""
+    from hub.maintenance import apply_retention
+
+    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
+        _migrate(settings, owner_url)
+        return asyncio.run(apply_retention(owner_url, args.org))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Partner Hub")
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -289,6 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--output", help="file to write (default: standard output)")
     export_parser.add_argument("--data-dir")
     export_parser.set_defaults(handler=privacy_export)
+
+    audit_parser = commands.add_parser("audit", help="the audit ledger")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify_parser = audit_commands.add_parser(
+        "verify", help="prove every organisation's hash chain (exit 1 at a broken link)"
+    )
+    verify_parser.add_argument("--org", help="only this organisation (id or slug)")
+    verify_parser.add_argument("--data-dir")
+    verify_parser.set_defaults(handler=audit_verify)
+
+    retention_parser = commands.add_parser("retention", help="retention policies")
+    retention_commands = retention_parser.add_subparsers(dest="retention_command", required=True)
+    run_parser = retention_commands.add_parser(
+        "run", help="cut audit events and delete closed records past each organisation's period"
+    )
+    run_parser.add_argument("--org", help="only this organisation (id or slug)")
+    run_parser.add_argument("--data-dir")
+    run_parser.set_defaults(handler=retention_run)
     return parser
 
 

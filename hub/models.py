@@ -18,6 +18,7 @@ from hub.opportunities.models import Opportunity
 from hub.orgs.models import ApiClient, Invitation, Organisation, SignInThrottle, User
 from hub.partnerships.models import Partnership
 from hub.privacy.models import PrivacyNotice
+from hub.retention.models import RetentionPolicy
 
 __all__ = [
     "ApiClient",
@@ -41,6 +42,7 @@ __all__ = [
     "Partnership",
     "PrivacyNotice",
     "RefreshToken",
+    "RetentionPolicy",
     "RevokedToken",
     "SignInThrottle",
     "SigningKey",

@@ -29,6 +29,7 @@ from schema.grants import Grant, GrantMutation, GrantQuery
 from schema.opportunities import Opportunity, OpportunityMutation, OpportunityQuery
 from schema.partnerships import Partnership, PartnershipMutation, PartnershipQuery
 from schema.privacy import PrivacyMutation, PrivacyQuery
+from schema.retention import RetentionMutation, RetentionQuery
 from schema.users import User
 from schema.viewer import ViewerQuery
 
@@ -47,6 +48,7 @@ Query = merge_types(
         AdminQuery,
         AuditQuery,
         PrivacyQuery,
+        RetentionQuery,
     ),
 )
 Mutation = merge_types(
@@ -60,6 +62,7 @@ Mutation = merge_types(
         DealMutation,
         AdminMutation,
         PrivacyMutation,
+        RetentionMutation,
     ),
 )
 

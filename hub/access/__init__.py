@@ -24,6 +24,7 @@ from hub.access.partnerships import (
 )
 from hub.access.policy import ROLE_SCOPES, grantable_scopes, require_admin, require_scope
 from hub.access.received import ReceivedGrant, received_grants
+from hub.access.retention import require_retention_admin
 from hub.access.scopes import Scope
 from hub.access.visibility import (
     get_owned,
@@ -68,6 +69,7 @@ __all__ = [
     "received_grants",
     "require_admin",
     "require_partnership_reader",
+    "require_retention_admin",
     "require_scope",
     "select_counterpart_ids",
     "select_grant_records",

@@ -1,0 +1,138 @@
+"""What `hub audit verify` and `hub retention run` do, on the owner's connection.
+
+Each organisation gets its own transaction: a proof reads one consistent snapshot (REPEATABLE
+READ, read only), and a retention run commits or fails per organisation. On a terminal a
+progress bar shows the events proved (hub/progress.py); the result of each chain is one plain
+line on stdout either way, which is all a pipe or a log sees.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.audit.models import HUB_ORG
+from hub.audit.verify import ChainReport, chain_length, chains, verify_chain
+from hub.db import create_engine, session_factory
+from hub.errors import HubError
+from hub.orgs.models import Organisation
+from hub.progress import progress
+from hub.retention.apply import RetentionOutcome, apply_policy, organisations_with_policies
+
+_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+class UnknownOrganisation(HubError):
+    """`--org` names no organisation, by id or by slug."""
+
+
+async def verify_chains(owner_url: str, org: str | None) -> int:
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            names = await _names(session)
+            targets = [await _resolve(session, org, names)] if org else await chains(session)
+        broken = 0
+        for org_id in targets:
+            report = await _verify_one(sessions, org_id, names)
+            print(_verified(report, names), flush=True)
+            broken += 0 if report.intact else 1
+    finally:
+        await engine.dispose()
+    if broken:
+        print(f"{broken} of {len(targets)} chains broken")
+        return 1
+    print(f"{len(targets)} chain{'s' if len(targets) != 1 else ''} intact")
+    return 0
+
+
+async def apply_retention(owner_url: str, org: str | None) -> int:
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            names = await _names(session)
+            if org:
+                targets = [await _resolve(session, org, names)]
+            else:
+                targets = await organisations_with_policies(session)
+        refused = 0
+        for org_id in targets:
+            async with sessions() as session, session.begin():
+                total = await chain_length(session, org_id)
+                with progress(f"retention {names.get(org_id, org_id)}", total) as tracker:
+                    outcome = await apply_policy(session, org_id, progress=tracker.advance)
+            print(_applied(outcome, names), flush=True)
+            refused += 1 if outcome.refused is not None else 0
+    finally:
+        await engine.dispose()
+    print(f"retention applied to {len(targets) - refused} of {len(targets)} organisations")
+    return 1 if refused else 0
+
+
+async def _verify_one(
+    sessions: async_sessionmaker[AsyncSession], org_id: uuid.UUID, names: dict[uuid.UUID, str]
+) -> ChainReport:
+    async with sessions() as session, session.begin():
+        await session.execute(_SNAPSHOT)
+        total = await chain_length(session, org_id)
+        with progress(f"verify {names.get(org_id, org_id)}", total) as tracker:
+            return await verify_chain(session, org_id, progress=tracker.advance)
+
+
+async def _names(session: AsyncSession) -> dict[uuid.UUID, str]:
+    rows = (await session.execute(select(Organisation.id, Organisation.slug))).all()
+    names = {row.id: row.slug for row in rows}
+    names[HUB_ORG] = "hub"
+    return names
+
+
+async def _resolve(session: AsyncSession, org: str, names: dict[uuid.UUID, str]) -> uuid.UUID:
+    """An organisation by its id or its slug (`hub` is the hub's own chain)."""
+    try:
+        org_id = uuid.UUID(org)
+    except ValueError:
+        found = [key for key, slug in names.items() if slug == org]
+        if found:
+            return found[0]
+    else:
+        if org_id in names:
+            return org_id
+    raise UnknownOrganisation(f"no organisation with id or slug '{org}'")
+
+
+def _range(report: ChainReport) -> str:
+    start = f"checkpoint at event {report.start}" if report.start else "genesis"
+    return f"from {start} to head {report.head}"
+
+
+def _verified(report: ChainReport, names: dict[uuid.UUID, str]) -> str:
+    label = f"{names.get(report.org_id, '?')} ({report.org_id})"
+    if report.broken is None:
+        return f"{label}: intact, {report.events} events proved {_range(report)}"
+    event = report.broken.event_id or "-"
+    return (
+        f"{label}: BROKEN at event {report.broken.seq} (event id {event}): "
+        f"{report.broken.reason}; {report.events} events proved before it, {_range(report)}"
+    )
+
+
+def _applied(outcome: RetentionOutcome, names: dict[uuid.UUID, str]) -> str:
+    label = f"{names.get(outcome.org_id, '?')} ({outcome.org_id})"
+    if outcome.refused is not None:
+        return (
+            f"{label}: REFUSED, the chain does not verify at event {outcome.refused.seq}: "
+            f"{outcome.refused.reason}; nothing cut or deleted"
+        )
+    if not outcome.changed:
+        return f"{label}: nothing to do"
+    cut = (
+        f"cut {outcome.events_cut} audit events up to event {outcome.cut_seq} (checkpoint)"
+        if outcome.events_cut
+        else "no audit events cut"
+    )
+    deleted = ", ".join(f"{count} {kind}" for kind, count in outcome.records_deleted.items())
+    return f"{label}: {cut}; deleted {deleted or 'no closed records'}"

@@ -1,0 +1,1 @@
+"""Retention: how long an organisation keeps its audit events and closed records."""

@@ -11,9 +11,10 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeAlias
 
 import uvicorn
 
@@ -269,6 +270,28 @@ def retention_run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(apply_retention(owner_url, args.org))
 
 
+# One command: what `main` calls with the parsed arguments; its exit code.
+Handler = Callable[[argparse.Namespace, Settings], int]
+# What `add_subparsers` returns (argparse names no public type for it).
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def group(commands: Subcommands, name: str, help: str) -> Subcommands:
+    """A command that only groups subcommands, such as `hub audit`."""
+    grouping = commands.add_parser(name, help=help)
+    return grouping.add_subparsers(dest=f"{name}_command", required=True)
+
+
+def maintenance(
+    subcommands: Subcommands, name: str, help: str, handler: Handler
+) -> argparse.ArgumentParser:
+    """A subcommand run against the database, with `--data-dir` like every other."""
+    command = subcommands.add_parser(name, help=help)
+    command.add_argument("--data-dir")
+    command.set_defaults(handler=handler)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Partner Hub")
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -289,42 +312,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--data-dir")
     demo_parser.set_defaults(handler=demo)
 
-    keys_parser = commands.add_parser("keys", help="manage token signing keys")
-    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True)
-    rotate_parser = keys_commands.add_parser("rotate", help="add a new signing key")
-    rotate_parser.add_argument("--data-dir")
-    rotate_parser.set_defaults(handler=keys_rotate)
+    maintenance(
+        group(commands, "keys", "manage token signing keys"),
+        "rotate",
+        "add a new signing key",
+        keys_rotate,
+    )
 
-    privacy_parser = commands.add_parser("privacy", help="privacy operations")
-    privacy_commands = privacy_parser.add_subparsers(dest="privacy_command", required=True)
-    export_parser = privacy_commands.add_parser(
-        "export", help="export everything held about a customer or contact as JSON"
+    export_parser = maintenance(
+        group(commands, "privacy", "privacy operations"),
+        "export",
+        "export everything held about a customer or contact as JSON",
+        privacy_export,
     )
     export_parser.add_argument("--org", required=True, help="organisation id or slug")
     export_parser.add_argument(
         "--subject", required=True, help="customer or contact: global id or bare id"
     )
     export_parser.add_argument("--output", help="file to write (default: standard output)")
-    export_parser.add_argument("--data-dir")
-    export_parser.set_defaults(handler=privacy_export)
 
-    audit_parser = commands.add_parser("audit", help="the audit ledger")
-    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
-    verify_parser = audit_commands.add_parser(
-        "verify", help="prove every organisation's hash chain (exit 1 at a broken link)"
+    verify_parser = maintenance(
+        group(commands, "audit", "the audit ledger"),
+        "verify",
+        "prove every organisation's hash chain (exit 1 at a broken link)",
+        audit_verify,
     )
     verify_parser.add_argument("--org", help="only this organisation (id or slug)")
-    verify_parser.add_argument("--data-dir")
-    verify_parser.set_defaults(handler=audit_verify)
 
-    retention_parser = commands.add_parser("retention", help="retention policies")
-    retention_commands = retention_parser.add_subparsers(dest="retention_command", required=True)
-    run_parser = retention_commands.add_parser(
-        "run", help="cut audit events and delete closed records past each organisation's period"
+    run_parser = maintenance(
+        group(commands, "retention", "retention policies"),
+        "run",
+        "cut audit events and delete closed records past each organisation's period",
+        retention_run,
     )
     run_parser.add_argument("--org", help="only this organisation (id or slug)")
-    run_parser.add_argument("--data-dir")
-    run_parser.set_defaults(handler=retention_run)
     return parser
 
 

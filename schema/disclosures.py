@@ -1,5 +1,6 @@
-"""`disclosureReport`: which partners received which fields of one of the caller's customers or
-contacts, under which grant and purpose, first and last time, how often."""
+"""`disclosureReport`: which partners received which fields of one of the caller's customers (its
+contacts, opportunities and cases included) or contacts, under which grant and purpose, first and
+last time, how often."""
 
 from __future__ import annotations
 
@@ -22,12 +23,20 @@ _SUBJECTS: dict[NodeType, type[Customer] | type[Contact]] = {
     NodeType.CUSTOMER: Customer,
     NodeType.CONTACT: Contact,
 }
+# The kinds of record the disclosure index holds, as their global ids name them.
+_INDEXED_KINDS = {
+    "Customer": NodeType.CUSTOMER,
+    "Contact": NodeType.CONTACT,
+    "Opportunity": NodeType.OPPORTUNITY,
+    "Case": NodeType.CASE,
+}
 
 
 @strawberry.type(description="One field of one subject as one partner received it under one grant.")
 class DisclosureEntry:
     subject_id: strawberry.ID = strawberry.field(
-        description="The customer or one of its contacts whose field crossed."
+        description="The record whose field crossed: the customer, or one of its contacts, "
+        "opportunities or cases."
     )
     grant_id: strawberry.ID = strawberry.field(description="The grant it crossed under.")
     purpose: Purpose
@@ -45,9 +54,8 @@ class DisclosureEntry:
 
     @staticmethod
     def from_record(row: Disclosure) -> DisclosureEntry:
-        kind = NodeType.CUSTOMER if row.subject_kind == "Customer" else NodeType.CONTACT
         return DisclosureEntry(
-            subject_id=strawberry.ID(encode_id(kind, row.subject_id)),
+            subject_id=strawberry.ID(encode_id(_INDEXED_KINDS[row.subject_kind], row.subject_id)),
             grant_id=strawberry.ID(encode_id(NodeType.GRANT, row.grant_id)),
             purpose=Purpose(row.purpose),
             field=row.field,
@@ -60,7 +68,8 @@ class DisclosureEntry:
 
 @strawberry.type(
     description="Who has seen this customer's data: every partner organisation that received "
-    "fields of the customer or its contacts (or of one contact), from the disclosure index."
+    "fields of the customer or of its contacts, opportunities and cases (or of one contact), "
+    "from the disclosure index."
 )
 class DisclosureReport:
     subject_id: strawberry.ID
@@ -92,9 +101,9 @@ class DisclosureReport:
 class DisclosureQuery:
     @strawberry.field(
         description="Owner side, scope `audit:read`: which partner organisations received which "
-        "fields of your customer (with its contacts) or contact `subjectId`, under which grant "
-        "and purpose, first and last time, how often. Null when the subject is not yours, "
-        "exactly as for a missing one."
+        "fields of your customer (with its contacts, opportunities and cases) or contact "
+        "`subjectId`, under which grant and purpose, first and last time, how often. Null "
+        "when the subject is not yours, exactly as for a missing one."
     )
     async def disclosure_report(
         self, info: Info, subject_id: strawberry.ID

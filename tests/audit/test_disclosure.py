@@ -7,7 +7,9 @@ under an ASSIGNED OPPORTUNITIES grant; kP under an ASSIGNED CASES grant (SERVICE
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -226,6 +228,70 @@ async def test_the_disclosure_report_answers_who_has_seen_a_customer(
     ]
     assert untouched["entries"] == [] and untouched["partners"] == []
     assert untouched["firstAt"] is None
+
+
+async def test_the_report_covers_the_customers_opportunities_and_cases(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A partner that received only a customer's opportunities, or only its cases, has seen
+    that customer's data all the same."""
+    await data(
+        client,
+        world.token["second"],
+        "{ opportunities(first: 50) { edges { node { name stage } } } }",
+    )
+    await data(
+        client, world.token["partner"], "{ cases(first: 50) { edges { node { subject } } } }"
+    )
+
+    us = (await data(client, world.token["owner"], REPORT, id=world.gid("cUs")))["disclosureReport"]
+    assert [partner["name"] for partner in us["partners"]] == [world.second.name]
+    assert [(e["subjectId"], e["grantId"], e["field"], e["times"]) for e in us["entries"]] == [
+        (world.gid("oQ"), world.grants["hOpp"]["id"], "name", 1),
+        (world.gid("oQ"), world.grants["hOpp"]["id"], "stage", 1),
+    ]
+    eu = (await data(client, world.token["owner"], REPORT, id=world.gid("cEu")))["disclosureReport"]
+    assert [
+        (e["partner"]["name"], e["subjectId"], e["purpose"], e["field"]) for e in eu["entries"]
+    ] == [(world.partner.name, world.gid("kP"), "SERVICE", "subject")]
+
+
+async def test_the_index_equals_the_ledger_folded_afresh(
+    client: httpx.AsyncClient, owner_engine: AsyncEngine, world: World
+) -> None:
+    """Migration 20261206_disclosure_records folds the opportunities and cases already in the
+    ledger into the index: done again on this owner's events, it rebuilds exactly the rows
+    the appends kept."""
+    for who, query in (
+        ("partner", "{ opportunities(first: 50) { edges { node { name nextStep } } } }"),
+        ("second", "{ opportunities(first: 50) { edges { node { name amount } } } }"),
+        ("partner", "{ cases(first: 50) { edges { node { subject status } } } }"),
+        ("partner", "{ opportunities(first: 50) { edges { node { name } } } }"),
+    ):
+        await data(client, world.token[who], query)
+    path = Path(__file__).parents[2] / "migrations/versions/20261206_disclosure_records.py"
+    spec = importlib.util.spec_from_file_location("disclosure_records", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    rows = text(
+        "SELECT subject_id, customer_id, subject_kind, partner_org_id, grant_id, purpose, field,"
+        " first_at, last_at, times FROM disclosures WHERE org_id = :org"
+        " AND subject_kind IN ('Opportunity', 'Case') ORDER BY subject_id, partner_org_id, field"
+    )
+    async with owner_engine.begin() as connection:
+        kept = (await connection.execute(rows, {"org": world.owner.id})).all()
+        await connection.execute(
+            text(
+                "DELETE FROM disclosures WHERE org_id = :org AND subject_kind IN"
+                " ('Opportunity', 'Case')"
+            ),
+            {"org": world.owner.id},
+        )
+        await connection.execute(text(migration._FOLD_EARLIER))
+        folded = (await connection.execute(rows, {"org": world.owner.id})).all()
+    assert len(kept) == 6  # oP name and nextStep, oQ name and amount, kP subject and status
+    assert folded == kept
 
 
 async def test_the_disclosure_report_is_the_owners_alone(

@@ -24,7 +24,7 @@ from tests.api.test_record_events import (
 )
 from tests.factories import Factory
 from tests.privacy.world import PrivacyWorld, build_privacy_world, counts, erase
-from tests.sharing import Sessions, data, gid, uuid_of
+from tests.sharing import Sessions, data, gid, grant, uuid_of
 
 ERASED = "[erased]"
 
@@ -176,6 +176,36 @@ async def test_notices_reach_exactly_the_partners_in_the_disclosure_report(
     assert set(by_partner) == {world.partner.id, world.second.id}
     assert by_partner[world.second.id]["fields"] == ["Contact.fullName"]
     assert pw.quiet.id not in by_partner
+
+
+async def test_a_partner_that_received_only_the_customers_opportunities_is_told(
+    client: httpx.AsyncClient, owner_sessions: Sessions, pw: PrivacyWorld
+) -> None:
+    """Erasure anonymises an opportunity's name: a partner that saw only that has seen the
+    customer's data, and hears of the erasure."""
+    world = pw.world
+    await grant(
+        client,
+        world,
+        "quiet",
+        "qOpp",
+        recordType="OPPORTUNITIES",
+        selection="EXPLICIT",
+        recordIds=[world.gid("oOpen")],
+    )
+    await data(
+        client, pw.quiet_token, "{ opportunities(first: 5) { edges { node { name stage } } } }"
+    )
+
+    payload = await erase(client, world.token["owner"], world.gid("cEu"))
+
+    notified = {org["id"] for org in payload["erasure"]["notifiedPartners"]}
+    assert notified == {
+        gid(NodeType.ORGANISATION, world.partner.id),
+        gid(NodeType.ORGANISATION, pw.quiet.id),
+    }
+    by_partner = {row["partner_org_id"]: row for row in await notices(owner_sessions, pw)}
+    assert by_partner[pw.quiet.id]["fields"] == ["Opportunity.name", "Opportunity.stage"]
 
 
 async def test_erasing_again_changes_nothing_and_says_so(

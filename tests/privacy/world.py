@@ -67,7 +67,9 @@ async def build_privacy_world(
         fieldPolicy=[{"field": "FULL_NAME", "visibility": "VISIBLE"}],
     )
     quiet = await factory.organisation("WQuiet")
-    await partnership_row(sessions, world.owner, quiet, PartnershipStatus.ACTIVE)
+    world.partnership["quiet"] = await partnership_row(
+        sessions, world.owner, quiet, PartnershipStatus.ACTIVE
+    )
     await data(client, world.token["partner"], CUSTOMER_LIST)
     await data(client, world.token["second"], CUSTOMER_LIST)
     return PrivacyWorld(world, quiet, await tokens.client_credentials(client, quiet.client))

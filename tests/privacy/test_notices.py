@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from resolvers.ids import NodeType
 from tests import tokens
+from tests.api.test_statement_count import counting_statements
 from tests.factories import Factory, Org
 from tests.privacy.world import (
     ACKNOWLEDGE,
@@ -220,3 +221,18 @@ async def test_raw_sql_as_the_application_role_keeps_notices_to_their_partner(
             await connection.execute(
                 text("SELECT hub_privacy_notify(:s, 'Customer')"), {"s": world.ids["cEu"]}
             )
+
+
+async def test_a_page_of_notices_costs_the_same_statements_at_any_size(
+    client: httpx.AsyncClient, pw: PrivacyWorld
+) -> None:
+    """The owner organisation of each notice comes through the request's loader, not a query
+    per notice."""
+    counts = {}
+    for first in (1, 2):
+        with counting_statements() as statements:
+            sent = await listed(client, pw.world.token["owner"], first=first, filter={"sent": True})
+        assert len(sent) == first
+        assert all(notice["owner"]["name"] == pw.owner.name for notice in sent)
+        counts[first] = len(statements)
+    assert counts[1] == counts[2]

@@ -19,16 +19,15 @@ from typing import TypeAlias
 import uvicorn
 
 from hub import __version__
-from hub.customers.models import Contact, Customer
 from hub.db import app_role_url, create_engine, session_factory
-from hub.errors import HubError, InvalidInput, NotFound, UserErrorCode
+from hub.errors import HubError
 from hub.keys.store import Rotation, rotate_keys
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
 from hub.privacy.subjects import PrivacySubject
 from hub.progress import progress
 from hub.settings import Settings, get_settings
-from resolvers.ids import NodeType, decode_any_id
+from resolvers.privacy import subject_of
 
 log = logging.getLogger("hub")
 
@@ -236,20 +235,7 @@ def _privacy_subject(text: str) -> PrivacySubject | uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        pass
-    try:
-        node_type, record_id = decode_any_id(text)
-    except NotFound:
-        node_type = None
-    models: dict[NodeType | None, type[Customer] | type[Contact]] = {
-        NodeType.CUSTOMER: Customer,
-        NodeType.CONTACT: Contact,
-    }
-    if node_type not in models:
-        raise InvalidInput.on(
-            "subject", UserErrorCode.INVALID, "Give a customer's or contact's id."
-        )
-    return PrivacySubject(models[node_type], record_id)
+        return subject_of(text, field="subject")
 
 
 def audit_verify(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,7 @@ from hub.audit.models import HUB_ORG
 from hub.audit.verify import ChainReport, chain_length, chains, verify_chain
 from hub.db import create_engine, session_factory
 from hub.errors import HubError
+from hub.orgs.lookup import find_organisation
 from hub.orgs.models import Organisation
 from hub.progress import progress
 from hub.retention.apply import RetentionOutcome, apply_policy, organisations_with_policies
@@ -34,7 +35,7 @@ async def verify_chains(owner_url: str, org: str | None) -> int:
         sessions = session_factory(engine)
         async with sessions() as session:
             names = await _names(session)
-            targets = [await _resolve(session, org, names)] if org else await chains(session)
+            targets = [await _resolve(session, org)] if org else await chains(session)
         broken = 0
         for org_id in targets:
             report = await _verify_one(sessions, org_id, names)
@@ -56,7 +57,7 @@ async def apply_retention(owner_url: str, org: str | None) -> int:
         async with sessions() as session:
             names = await _names(session)
             if org:
-                targets = [await _resolve(session, org, names)]
+                targets = [await _resolve(session, org)]
             else:
                 targets = await organisations_with_policies(session)
         refused = 0
@@ -90,18 +91,14 @@ async def _names(session: AsyncSession) -> dict[uuid.UUID, str]:
     return names
 
 
-async def _resolve(session: AsyncSession, org: str, names: dict[uuid.UUID, str]) -> uuid.UUID:
+async def _resolve(session: AsyncSession, org: str) -> uuid.UUID:
     """An organisation by its id or its slug (`hub` is the hub's own chain)."""
-    try:
-        org_id = uuid.UUID(org)
-    except ValueError:
-        found = [key for key, slug in names.items() if slug == org]
-        if found:
-            return found[0]
-    else:
-        if org_id in names:
-            return org_id
-    raise UnknownOrganisation(f"no organisation with id or slug '{org}'")
+    if org in ("hub", str(HUB_ORG)):
+        return HUB_ORG
+    found = await find_organisation(session, org)
+    if found is None:
+        raise UnknownOrganisation(f"no organisation with id or slug '{org}'")
+    return found.id
 
 
 def _range(report: ChainReport) -> str:

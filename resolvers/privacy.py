@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hub.customers.models import Contact, Customer
 from hub.errors import NotFound
 from hub.pagination import Page, PageRequest
 from hub.privacy import erasure, export, notices
 from hub.privacy.models import PrivacyNotice
 from hub.privacy.subjects import PrivacySubject
 from resolvers.context import RequestContext
+from resolvers.ids import NodeType, decode_accepted
 from resolvers.outcome import Outcome
+
+_SUBJECTS: dict[NodeType, type[Customer] | type[Contact]] = {
+    NodeType.CUSTOMER: Customer,
+    NodeType.CONTACT: Contact,
+}
+
+
+def subject_of(global_id: str, field: str = "subjectId") -> PrivacySubject:
+    """A customer or contact by its global id (the export, erasure and disclosure report all
+    name their subject so); any other id is bad input and never looked up."""
+    model, record_id = decode_accepted(
+        global_id, _SUBJECTS, field, "one of your customers or contacts"
+    )
+    return PrivacySubject(model, record_id)
 
 
 async def export_personal_data(

@@ -12,24 +12,12 @@ import strawberry
 
 from hub.audit import report
 from hub.audit.models import Disclosure
-from hub.customers.models import Contact, Customer
 from resolvers import disclosures as resolve
-from resolvers.ids import NodeType, decode_accepted, encode_id
+from resolvers.ids import NodeType, encode_id
+from resolvers.privacy import subject_of
 from schema.base import Info
 from schema.enums import Purpose
 from schema.organisations import Organisation, organisation_of
-
-_SUBJECTS: dict[NodeType, type[Customer] | type[Contact]] = {
-    NodeType.CUSTOMER: Customer,
-    NodeType.CONTACT: Contact,
-}
-# The kinds of record the disclosure index holds, as their global ids name them.
-_INDEXED_KINDS = {
-    "Customer": NodeType.CUSTOMER,
-    "Contact": NodeType.CONTACT,
-    "Opportunity": NodeType.OPPORTUNITY,
-    "Case": NodeType.CASE,
-}
 
 
 @strawberry.type(description="One field of one subject as one partner received it under one grant.")
@@ -55,7 +43,7 @@ class DisclosureEntry:
     @staticmethod
     def from_record(row: Disclosure) -> DisclosureEntry:
         return DisclosureEntry(
-            subject_id=strawberry.ID(encode_id(_INDEXED_KINDS[row.subject_kind], row.subject_id)),
+            subject_id=strawberry.ID(encode_id(NodeType(row.subject_kind), row.subject_id)),
             grant_id=strawberry.ID(encode_id(NodeType.GRANT, row.grant_id)),
             purpose=Purpose(row.purpose),
             field=row.field,
@@ -108,10 +96,5 @@ class DisclosureQuery:
     async def disclosure_report(
         self, info: Info, subject_id: strawberry.ID
     ) -> DisclosureReport | None:
-        model, record_id = decode_accepted(
-            subject_id, _SUBJECTS, "subjectId", "one of your customers or contacts"
-        )
-        found = await resolve.disclosure_report(
-            info.context, report.ReportSubject(model, record_id)
-        )
+        found = await resolve.disclosure_report(info.context, subject_of(subject_id))
         return DisclosureReport.from_report(subject_id, found) if found else None

@@ -9,32 +9,18 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from hub.customers.models import Contact, Customer
 from hub.errors import NotFound
 from hub.privacy import erasure, export, notices
 from hub.privacy.models import PrivacyNotice as PrivacyNoticeRecord
 from hub.privacy.subjects import PrivacySubject
 from resolvers import privacy as resolve
-from resolvers.ids import NodeType, decode_accepted, decode_id, encode_id
+from resolvers.ids import NodeType, decode_id, encode_id
 from schema.base import Connection, Info, UserError, to_connection, user_errors
 from schema.organisations import Organisation, organisation_of
 
-_SUBJECTS: dict[NodeType, type[Customer] | type[Contact]] = {
-    NodeType.CUSTOMER: Customer,
-    NodeType.CONTACT: Contact,
-}
-_SUBJECT_KINDS = {"Customer": NodeType.CUSTOMER, "Contact": NodeType.CONTACT}
-
-
-def _subject(subject_id: str) -> PrivacySubject:
-    model, record_id = decode_accepted(
-        subject_id, _SUBJECTS, "subjectId", "one of your customers or contacts"
-    )
-    return PrivacySubject(model, record_id)
-
 
 def _subject_global_id(kind: str, subject_id: uuid.UUID) -> strawberry.ID:
-    return strawberry.ID(encode_id(_SUBJECT_KINDS[kind], subject_id))
+    return strawberry.ID(encode_id(NodeType(kind), subject_id))
 
 
 @strawberry.type(description="Everything the hub holds about one customer or contact.")
@@ -156,7 +142,7 @@ class ErasePersonalDataInput:
     )
 
     def to_command(self) -> PrivacySubject:
-        return _subject(self.subject_id)
+        return resolve.subject_of(self.subject_id)
 
 
 @strawberry.input
@@ -194,7 +180,7 @@ class PrivacyQuery:
     async def export_personal_data(
         self, info: Info, subject_id: strawberry.ID
     ) -> PersonalDataExport | None:
-        found = await resolve.export_personal_data(info.context, _subject(subject_id))
+        found = await resolve.export_personal_data(info.context, resolve.subject_of(subject_id))
         return PersonalDataExport.from_export(found) if found else None
 
     @strawberry.field(

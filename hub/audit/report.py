@@ -18,12 +18,13 @@ from hub.access.actor import Actor
 from hub.access.policy import require_scope
 from hub.access.scopes import Scope
 from hub.audit.models import Disclosure
-from hub.customers.models import Contact, Customer
+from hub.customers.models import Customer
+from hub.privacy.subjects import PrivacySubject
 
 
 @dataclass(frozen=True)
 class DisclosureReport:
-    command: ReportSubject
+    subject: PrivacySubject
     entries: list[Disclosure]
 
     @property
@@ -39,23 +40,15 @@ class DisclosureReport:
         return max((entry.last_at for entry in self.entries), default=None)
 
 
-@dataclass(frozen=True)
-class ReportSubject:
-    """A customer (with its contacts) or one contact of the caller's organisation."""
-
-    model: type[Customer] | type[Contact]
-    subject_id: uuid.UUID
-
-
 async def disclosure_report(
-    session: AsyncSession, actor: Actor, command: ReportSubject
+    session: AsyncSession, actor: Actor, subject: PrivacySubject
 ) -> DisclosureReport:
     """Per partner, subject, field and grant; `NotFound` when the subject is not the caller's."""
     require_scope(actor, Scope.AUDIT_READ)
-    await access.get_owned(session, actor, command.model, command.subject_id, field="subjectId")
+    await access.get_owned(session, actor, subject.model, subject.subject_id, field="subjectId")
     matches = (
-        Disclosure.customer_id if command.model is Customer else Disclosure.subject_id
-    ) == command.subject_id
+        Disclosure.customer_id if subject.model is Customer else Disclosure.subject_id
+    ) == subject.subject_id
     statement = (
         select(Disclosure)
         .where(Disclosure.org_id == actor.org_id, matches)
@@ -67,4 +60,4 @@ async def disclosure_report(
             Disclosure.grant_id,
         )
     )
-    return DisclosureReport(command, list((await session.scalars(statement)).all()))
+    return DisclosureReport(subject, list((await session.scalars(statement)).all()))

@@ -7,14 +7,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
 from hub.access.rls import enter_organisation
 from hub.access.scopes import Scope
 from hub.errors import HubError, NotFound
-from hub.orgs.lookup import find_organisation_by_slug
+from hub.orgs.lookup import find_organisation
 from hub.orgs.models import Organisation
 from hub.privacy.export import PersonalDataExport, export_personal_data
 from hub.privacy.subjects import PrivacySubject, subject_by_id
@@ -49,7 +48,9 @@ async def export_for_operator(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> OperatorExport:
-    found = await _organisation(session, organisation)
+    found = await find_organisation(session, organisation)
+    if found is None:
+        raise UnknownSubject(f"no organisation {organisation}")
     actor = Actor(
         org_id=found.id,
         scopes=frozenset({Scope.PRIVACY_MANAGE}),
@@ -68,16 +69,3 @@ async def export_for_operator(
     except NotFound:
         raise UnknownSubject(f"no customer or contact {target} in {found.slug}") from None
     return OperatorExport(found, exported)
-
-
-async def _organisation(session: AsyncSession, reference: str) -> Organisation:
-    try:
-        org_id = uuid.UUID(reference)
-    except ValueError:
-        found = await find_organisation_by_slug(session, reference)
-    else:
-        await enter_organisation(session, org_id)
-        found = await session.scalar(select(Organisation).where(Organisation.id == org_id))
-    if found is None:
-        raise UnknownSubject(f"no organisation {reference}")
-    return found

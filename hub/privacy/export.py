@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
@@ -55,6 +55,9 @@ EXPORTED_TABLES: tuple[str, ...] = (
     "audit_events",
     "privacy_notices",
 )
+
+# Tables whose rows are about a customer as a whole, never about one of its contacts.
+_THE_COMPANYS = frozenset({"customers", "opportunities", "cases"})
 
 # What of an event an export shows: never `details`, which may name other subjects' records.
 _EVENT_COLUMNS = (
@@ -132,9 +135,12 @@ class _Reader:
     async def read(self, name: str) -> list[dict[str, Any]]:
         subject = self.subject
         whole = subject.is_customer
+        if name in _THE_COMPANYS and not whole:
+            # A contact is not its company: nothing of these tables is about the person alone.
+            self.ids[name] = []
+            return []
         if name == "customers":
-            condition = Customer.id == subject.customer_id if whole else false()
-            return await self._rows(condition, name)
+            return await self._rows(Customer.id == subject.customer_id, name)
         if name == "contacts":
             condition = (
                 Contact.customer_id == subject.customer_id
@@ -143,11 +149,9 @@ class _Reader:
             )
             return await self._rows(condition, name)
         if name == "opportunities":
-            condition = Opportunity.customer_id == subject.customer_id if whole else false()
-            return await self._rows(condition, name)
+            return await self._rows(Opportunity.customer_id == subject.customer_id, name)
         if name == "cases":
-            condition = Case.customer_id == subject.customer_id if whole else false()
-            return await self._rows(condition, name)
+            return await self._rows(Case.customer_id == subject.customer_id, name)
         if name == "case_comments":
             return await self._rows(CaseComment.case_id.in_(self.ids["cases"]), name)
         if name == "deal_registrations":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.access.actor import Actor, Role
+from hub.access.policy import require_scope
 from hub.access.scopes import Scope
 from hub.errors import Forbidden
 
@@ -17,7 +18,6 @@ def require_retention_admin(actor: Actor) -> None:
     shorten it. A token of another organisation always acts on its own organisation's policy,
     so this is the whole rule; row-level security keeps the row to the caller's organisation.
     """
-    if not actor.has_scope(Scope.PRIVACY_MANAGE):
-        raise Forbidden(f"This operation needs the scope '{Scope.PRIVACY_MANAGE.value}'.")
+    require_scope(actor, Scope.PRIVACY_MANAGE)
     if actor.user_id is not None and actor.role is not Role.ADMIN:
         raise Forbidden("This operation needs an ADMIN user.")

@@ -11,17 +11,18 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import __version__
 from hub.db import app_role_url, create_engine, session_factory
 from hub.errors import HubError
-from hub.keys.store import Rotation, rotate_keys
+from hub.keys.store import rotate_keys
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
 from hub.privacy.subjects import PrivacySubject
@@ -30,6 +31,8 @@ from hub.settings import Settings, get_settings
 from resolvers.privacy import subject_of
 
 log = logging.getLogger("hub")
+
+T = TypeVar("T")
 
 FIRST_QUERY = (
     "{ opportunities(first: 5)"
@@ -172,20 +175,28 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    """Add a signing key; running hub processes sign with it from their next token on."""
-
-    async def run() -> Rotation:
-        engine = create_engine(owner_url, pool_size=1)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await rotate_keys(session)
-        finally:
-            await engine.dispose()
-
+def _on_database(
+    args: argparse.Namespace, settings: Settings, job: Callable[[str], Coroutine[Any, Any, T]]
+) -> T:
+    """Run a maintenance command's `job(owner_url)` on the migrated database (`--data-dir`)."""
     with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
         _migrate(settings, owner_url)
-        rotation = asyncio.run(run())
+        return asyncio.run(job(owner_url))
+
+
+async def _in_one_transaction(owner_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in one transaction as the database owner, on a connection of its own."""
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a signing key; running hub processes sign with it from their next token on."""
+    rotation = _on_database(args, settings, lambda url: _in_one_transaction(url, rotate_keys))
     print(f"signing with key {rotation.added}")
     for kid in rotation.retired:
         print(f"retired key {kid}: it verifies the tokens it signed until they expire")
@@ -205,21 +216,12 @@ def privacy_export(args: argparse.Namespace, settings: Settings) -> int:
 
     subject = _privacy_subject(args.subject)
 
-    async def run() -> tuple[OperatorExport, bool]:
-        engine = create_engine(owner_url, pool_size=1)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                with progress("exporting", total=None, unit="table") as tracker:
-                    found = await export_for_operator(
-                        session, args.org, subject, progress=tracker.advance
-                    )
-                return found, tracker.bar is not None
-        finally:
-            await engine.dispose()
+    async def export(session: AsyncSession) -> tuple[OperatorExport, bool]:
+        with progress("exporting", total=None, unit="table") as tracker:
+            found = await export_for_operator(session, args.org, subject, progress=tracker.advance)
+        return found, tracker.bar is not None
 
-    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
-        _migrate(settings, owner_url)
-        result, bar_shown = asyncio.run(run())
+    result, bar_shown = _on_database(args, settings, lambda url: _in_one_transaction(url, export))
     document = json.dumps(result.export.document, indent=2, ensure_ascii=False)
     if args.output:
         _write_private(Path(args.output), document + "\n")
@@ -242,18 +244,14 @@ def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Prove every chain (or one): exit 0 when all are intact, 1 at the first broken link."""
     from hub.maintenance import verify_chains
 
-    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
-        _migrate(settings, owner_url)
-        return asyncio.run(verify_chains(owner_url, args.org))
+    return _on_database(args, settings, lambda url: verify_chains(url, args.org))
 
 
 def retention_run(args: argparse.Namespace, settings: Settings) -> int:
     """Apply every organisation's retention policy (or one's); 1 if a chain did not verify."""
     from hub.maintenance import apply_retention
 
-    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
-        _migrate(settings, owner_url)
-        return asyncio.run(apply_retention(owner_url, args.org))
+    return _on_database(args, settings, lambda url: apply_retention(url, args.org))
 
 
 # One command: what `main` calls with the parsed arguments; its exit code.

@@ -651,9 +651,10 @@ async def test_no_partner_receives_what_its_grants_do_not_share(
     assert tally.sent >= OPERATIONS, tally.sent
     assert len(tally.documents) >= OPERATIONS * 0.8, len(tally.documents)
     assert set(tally.viewers) == set(VIEWERS), tally.viewers
-    # The ids drawn reach real rows: responses did carry what others share (about 4% of them,
-    # 40 or so, on the runs measured), so the property was not checked on empty answers only.
-    assert tally.hits >= OPERATIONS // 50, tally.hits
+    # The ids drawn reach real rows: responses did carry what others share (18 to about 40 of
+    # 1,000 on the runs measured; the draw is random), so the property was not checked on empty
+    # answers only. The bound leaves room for an unlucky draw without letting "none" pass.
+    assert tally.hits >= OPERATIONS // 200, tally.hits
     assert not tally.connection_failures, tally.connection_failures
 
     # Nothing a partner sent changed the owners' side of the world beyond what CONTRIBUTE

@@ -7,12 +7,13 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -23,6 +24,7 @@ from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
 from schema.disclosed_fields import DisclosedFields
 from schema.disclosures import DisclosureQuery
+from schema.document_cache import CachedParsing, CachedValidation
 from schema.errors import TypedErrors
 from schema.explanations import ExplanationQuery
 from schema.grants import Grant, GrantMutation, GrantQuery
@@ -79,12 +81,18 @@ def build_schema(
     max_tokens: int = 2000,
     introspection: bool = True,
 ) -> strawberry.Schema:
-    """The hub's schema with its protections; extensions are factories, one per request."""
+    """The hub's schema with its protections; extensions are factories, one per request.
+
+    The depth and alias rules are made once here, not by strawberry's limiters (which make new
+    rule classes for every request): a cached validation is keyed by its rule classes.
+    """
+    limits = (max_depth_rule(max_depth, None, None), max_aliases_rule(max_aliases))
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         TypedErrors,
         DisclosedFields,
-        partial(QueryDepthLimiter, max_depth=max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=max_aliases),
+        CachedParsing,
+        CachedValidation,
+        partial(AddValidationRules, list(limits)),
         partial(MaxTokensLimiter, max_token_count=max_tokens),
     ]
     if not introspection:

@@ -12,6 +12,7 @@ from hub.customers.models import Contact, Customer
 from hub.db import Base
 from hub.deals.models import DealRegistration
 from hub.grants.models import Grant, GrantRecord
+from hub.grants.shares import CaseShare, CustomerShare, OpportunityShare
 from hub.keys.models import SigningKey
 from hub.oauth.models import AuthorizationCode, RefreshToken, RevokedToken, TokenFamily
 from hub.opportunities.models import Opportunity
@@ -30,14 +31,17 @@ __all__ = [
     "Base",
     "Case",
     "CaseComment",
+    "CaseShare",
     "Contact",
     "Customer",
+    "CustomerShare",
     "DealRegistration",
     "Disclosure",
     "Grant",
     "GrantRecord",
     "Invitation",
     "Opportunity",
+    "OpportunityShare",
     "Organisation",
     "Partnership",
     "PrivacyNotice",

@@ -21,7 +21,6 @@ from sqlalchemy import (
     func,
     label,
     literal,
-    select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,9 +101,12 @@ async def fetch_page(
     keys: list[SQLColumnExpression[Any]] = [*order, model.id]
     if page.after is not None:
         after_id = decode_cursor(page.after)
-        # The anchor row is read through the same visibility rules as the page itself.
+        # The anchor row is read through the page's own statement: the same visibility, and the
+        # same indexes (the owner named, a partner's share), never a search by id alone.
         labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
-        anchor = select(*labelled).where(model.id == after_id).subquery("anchor")
+        anchor = (
+            statement.with_only_columns(*labelled).where(model.id == after_id).subquery("anchor")
+        )
         position = tuple_(*keys)
         anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
         statement = statement.where(

@@ -31,6 +31,7 @@ from hub.access.visibility import (
     get_owned_many,
     get_visible,
     get_visible_many,
+    select_listed,
     select_owned,
     select_visible,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "select_counterpart_ids",
     "select_grant_records",
     "select_grants",
+    "select_listed",
     "select_owned",
     "select_partnerships",
     "select_visible",

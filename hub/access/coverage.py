@@ -1,35 +1,43 @@
-"""What one live grant shares, as a SQL predicate on the shared table's own columns (ADR 0008).
+"""What live grants share, as SQL the planner can drive from an index (ADR 0008, ADR 0016).
 
-Each predicate names the owner first, so the owner's indexes serve it: an ASSIGNED grant on
-opportunities is `(org_id, assigned_partnership_id)`, an EXPLICIT one the grant's record list.
-The part a partner cannot evaluate itself (the customer's consent and the customer attributes of
-a segment) is the set `hub_grant_customer_ids(grant)`, computed by PostgreSQL as a definer
-function that re-checks the grant is live. Row-level security asks the same of every row.
+A partner reads an owner's rows through the share index (`hub.grants.shares`): one row per
+(owner, record, partner) naming the owner's grants that select the record, kept exact by
+PostgreSQL whenever a record, a customer or a grant changes. A row is shared with the actor when
+its share row names one of the actor's live grants. Every condition names the owners it reads
+from, so the owners' primary keys serve lookups by id; a list is taken from the share index in
+its order (`listed`), so its cost follows the page and not the size of what is shared.
+Row-level security asks the same of every row, with liveness computed by PostgreSQL.
 
-The same pieces, one by one, explain a grant to its owner (`selected`, `consented`): the owner
-reads its own grants and customers, so it evaluates the selection and the two halves of
-`hub_customer_fits` directly, with the predicates and SQL functions the partner's reads run.
+What a grant would admit of a record a partner creates (`admits`), and the pieces that explain
+a grant to its owner (`selected`, `consented`), still evaluate the grant's terms directly, with
+the SQL functions the share index is maintained by.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Select,
     Table,
     Uuid,
     and_,
+    bindparam,
+    exists,
     false,
     func,
     literal,
     or_,
     select,
     true,
+    union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.access.received import ReceivedGrant
@@ -38,6 +46,7 @@ from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
 from hub.grants.models import Access, Grant, GrantRecord, RecordType, Selection
 from hub.grants.segments import Segment, SegmentKey
+from hub.grants.shares import CaseShare, CustomerShare, OpportunityShare
 from hub.opportunities.models import Opportunity
 
 Predicate = Callable[[ReceivedGrant], ColumnElement[bool]]
@@ -74,30 +83,12 @@ def segment_allows(
     return and_(true(), *conditions)
 
 
-def _customer(grant: ReceivedGrant) -> ColumnElement[bool]:
-    return and_(Customer.org_id == grant.owner_id, Customer.id.in_(_customers_reached(grant)))
-
-
-def _contact(grant: ReceivedGrant) -> ColumnElement[bool]:
-    return and_(
-        Contact.org_id == grant.owner_id, Contact.customer_id.in_(_customers_reached(grant))
-    )
-
-
 def _opportunity_selected(grant: ReceivedGrant) -> ColumnElement[bool]:
     if grant.selection is Selection.ASSIGNED:
         return Opportunity.assigned_partnership_id == grant.partnership_id
     if grant.selection is Selection.EXPLICIT:
         return Opportunity.id.in_(_explicit_records(grant))
     return segment_allows(grant.segment, SegmentKey.STAGE, Opportunity.stage)
-
-
-def _opportunity(grant: ReceivedGrant) -> ColumnElement[bool]:
-    return and_(
-        Opportunity.org_id == grant.owner_id,
-        _opportunity_selected(grant),
-        Opportunity.customer_id.in_(_customers_reached(grant)),
-    )
 
 
 def _case_selected(grant: ReceivedGrant) -> ColumnElement[bool]:
@@ -108,23 +99,6 @@ def _case_selected(grant: ReceivedGrant) -> ColumnElement[bool]:
     return and_(
         segment_allows(grant.segment, SegmentKey.STATUS, Case.status),
         segment_allows(grant.segment, SegmentKey.PRIORITY, Case.priority),
-    )
-
-
-def _case(grant: ReceivedGrant) -> ColumnElement[bool]:
-    return and_(
-        Case.org_id == grant.owner_id,
-        _case_selected(grant),
-        Case.customer_id.in_(_customers_reached(grant)),
-    )
-
-
-def _case_comment(grant: ReceivedGrant) -> ColumnElement[bool]:
-    """SHARED comments on a shared case; INTERNAL ones never cross."""
-    return and_(
-        CaseComment.org_id == grant.owner_id,
-        CaseComment.visibility == CommentVisibility.SHARED,
-        CaseComment.case_id.in_(select(Case.id).where(_case(grant))),
     )
 
 
@@ -148,13 +122,54 @@ def admits(
     return and_(*conditions)
 
 
+@dataclass(frozen=True)
+class ShareIndex:
+    """How rows of a shared table are found in the share index.
+
+    `key` is the row's column naming the shared record (a contact is shared with its customer,
+    a comment with its case); `order` pairs the share's copies of order keys with the record's
+    columns, equal by construction, so a list ordered by the record's column is read from the
+    share index in order (the join states the equality, and the planner takes the index's order
+    for the record's). `only` narrows further (INTERNAL comments never cross).
+    """
+
+    record_type: RecordType
+    share: type[OpportunityShare] | type[CaseShare] | type[CustomerShare]
+    shared: InstrumentedAttribute[uuid.UUID]
+    key: InstrumentedAttribute[uuid.UUID]
+    order: Mapping[str, str] = field(default_factory=dict)
+    only: Callable[[], ColumnElement[bool]] | None = None
+
+
 # Which grants share which table, and how. Tables not named here are never shared.
-SHARED: dict[type[TenantModel], tuple[RecordType, Predicate]] = {
-    Customer: (RecordType.CUSTOMERS, _customer),
-    Contact: (RecordType.CUSTOMERS, _contact),
-    Opportunity: (RecordType.OPPORTUNITIES, _opportunity),
-    Case: (RecordType.CASES, _case),
-    CaseComment: (RecordType.CASES, _case_comment),
+SHARED: dict[type[TenantModel], ShareIndex] = {
+    Customer: ShareIndex(
+        RecordType.CUSTOMERS,
+        CustomerShare,
+        CustomerShare.customer_id,
+        Customer.id,
+        {"created_at": "created_at", "name": "name"},
+    ),
+    Contact: ShareIndex(
+        RecordType.CUSTOMERS, CustomerShare, CustomerShare.customer_id, Contact.customer_id
+    ),
+    Opportunity: ShareIndex(
+        RecordType.OPPORTUNITIES,
+        OpportunityShare,
+        OpportunityShare.opportunity_id,
+        Opportunity.id,
+        {"created_at": "created_at"},
+    ),
+    Case: ShareIndex(
+        RecordType.CASES, CaseShare, CaseShare.case_id, Case.id, {"created_at": "created_at"}
+    ),
+    CaseComment: ShareIndex(
+        RecordType.CASES,
+        CaseShare,
+        CaseShare.case_id,
+        CaseComment.case_id,
+        only=lambda: CaseComment.visibility == CommentVisibility.SHARED,
+    ),
 }
 
 
@@ -164,19 +179,77 @@ def grants_for(
     at_least: Access = Access.READ,
 ) -> list[ReceivedGrant]:
     """The grants that share rows of `model` with at least the access `at_least`."""
-    shared = SHARED.get(model)
-    if shared is None:
+    index = SHARED.get(model)
+    if index is None:
         return []
     return [
         grant
         for grant in grants
-        if grant.record_type is shared[0] and grant.access.includes(at_least)
+        if grant.record_type is index.record_type and grant.access.includes(at_least)
     ]
 
 
-def covers(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:
-    """The rows of `model` that `grant` shares."""
-    return SHARED[model][1](grant)
+def _grant_ids(grants: Sequence[ReceivedGrant]) -> ColumnElement[Any]:
+    return bindparam(None, sorted({grant.id for grant in grants}), type_=ARRAY(Uuid()), unique=True)
+
+
+def _owners(grants: Sequence[ReceivedGrant]) -> list[uuid.UUID]:
+    return sorted({grant.owner_id for grant in grants})
+
+
+def shared(model: type[TenantModel], grants: Sequence[ReceivedGrant]) -> ColumnElement[bool]:
+    """The rows of `model` one of `grants` (received by one partner) shares with it.
+
+    The owners are named, so a lookup by id reads the owners' primary keys; the share is then
+    one primary-key lookup per row.
+    """
+    if not grants:
+        return false()
+    index = SHARED[model]
+    share = index.share
+    condition = and_(
+        model.org_id.in_(_owners(grants)),
+        exists().where(
+            share.org_id == model.org_id,
+            index.shared == index.key,
+            share.partner_org_id == grants[0].partner_org_id,
+            share.grant_ids.overlap(_grant_ids(grants)),
+        ),
+    )
+    return and_(condition, index.only()) if index.only is not None else condition
+
+
+def listed(
+    model: type[TenantModel], grants: Sequence[ReceivedGrant], own: uuid.UUID | None
+) -> Select[Any]:
+    """A SELECT of `model` rows for an ordered page: `own`'s rows and those `grants` share.
+
+    Shared rows are driven from the partner's share index in the order of its copied keys, own
+    rows from the owner's index; with both, the two ordered streams are merged. Either way the
+    page is taken before anything is joined, whatever the size of the share.
+    """
+    index = SHARED[model]
+    share = index.share
+    keys = [share.org_id, index.shared, *(getattr(share, name) for name in index.order)]
+    shared_keys = select(*keys).where(
+        share.partner_org_id == grants[0].partner_org_id,
+        share.org_id.in_(_owners(grants)),
+        share.grant_ids.overlap(_grant_ids(grants)),
+    )
+    if own is not None:
+        own_keys = select(
+            model.org_id, index.key, *(getattr(model, name) for name in index.order.values())
+        ).where(model.org_id == own)
+        visible = union_all(own_keys, shared_keys).subquery("visible")
+    else:
+        visible = shared_keys.subquery("visible")
+    columns = list(visible.c)
+    on = [model.org_id == columns[0], index.key == columns[1]]
+    on.extend(
+        getattr(model, name) == column
+        for name, column in zip(index.order.values(), columns[2:], strict=True)
+    )
+    return select(model).join(visible, and_(*on))
 
 
 # --- the same pieces one by one, on the owner's own rows ------------------------------------
@@ -197,8 +270,9 @@ _RECORD_SELECTIONS: dict[type[TenantModel], Predicate] = {
 def selected(model: type[TenantModel], grant: ReceivedGrant) -> ColumnElement[bool]:
     """Whether `grant`'s selection picks the `model` row of a statement over the owner's rows.
 
-    Everything `covers` asks besides liveness and consent: the record's own selection, with the
-    predicate the partner's reads use (an opportunity or case), or its customer's, with
+    Everything the share index asks besides liveness and consent: the record's own selection,
+    as `hub_grant_selects_opportunity` and `hub_grant_selects_case` test it, or its customer's,
+    with
     `hub_selects_customer` (a customer or contact); and the segment's customer conditions,
     `hub_customer_in_segment`. The statement's FROM must hold `grant`'s row of `grants`, the
     record's customer in `customers`, and the record itself. NULL (an unassigned opportunity

@@ -9,17 +9,16 @@ grants that cover it. Copies are transient: nothing a redaction does can be writ
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Uuid, inspect, literal, select, union_all
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
-from hub.access.coverage import covers, grants_for
+from hub.access.coverage import SHARED, grants_for
 from hub.access.received import ReceivedGrant, received_grants
 from hub.audit import disclosures
 from hub.cases.models import Case, CaseComment
@@ -129,26 +128,26 @@ async def disclose_by_id(
 
 
 async def covering_grants(
-    session: AsyncSession, actor: Actor, model: type[M], record_ids: Sequence[uuid.UUID]
+    session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[M]
 ) -> dict[uuid.UUID, list[ReceivedGrant]]:
-    """Which of the actor's live grants share each of these records: one statement."""
+    """Which of the actor's live grants share each of these rows: their shares, one statement."""
     grants = grants_for(model, await received_grants(session, actor))
-    if not grants or not record_ids:
+    if not grants or not rows:
         return {}
     by_id = {grant.id: grant for grant in grants}
-    ids = list(set(record_ids))
-    statement = union_all(
-        *(
-            select(model.id, literal(grant.id, Uuid).label("grant_id")).where(
-                model.id.in_(ids), covers(model, grant)
-            )
-            for grant in grants
-        )
+    index = SHARED[model]
+    share = index.share
+    keys = {row.id: getattr(row, index.key.key) for row in rows}
+    statement = select(share.org_id, index.shared, share.grant_ids).where(
+        share.partner_org_id == actor.org_id, index.shared.in_(set(keys.values()))
     )
-    covering: dict[uuid.UUID, list[ReceivedGrant]] = defaultdict(list)
-    for record_id, grant_id in await session.execute(statement):
-        covering[record_id].append(by_id[grant_id])
-    return covering
+    found = {(owner, key): ids for owner, key, ids in await session.execute(statement)}
+    return {
+        row.id: [
+            by_id[grant] for grant in found.get((row.org_id, keys[row.id]), ()) if grant in by_id
+        ]
+        for row in rows
+    }
 
 
 async def _covering(
@@ -163,7 +162,7 @@ async def _covering(
     }
     if all(len(owned) == 1 for owned in per_owner.values()):
         return {row.id: per_owner[row.org_id] for row in rows}
-    return await covering_grants(session, actor, model, [row.id for row in rows])
+    return await covering_grants(session, actor, model, rows)
 
 
 def _disclosed(

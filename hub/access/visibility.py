@@ -15,8 +15,8 @@ from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
-from hub.access.coverage import covers, grants_for
-from hub.access.received import received_grants
+from hub.access.coverage import grants_for, listed, shared
+from hub.access.received import ReceivedGrant, received_grants
 from hub.access.rows import rows_by_id
 from hub.db import TenantModel
 from hub.errors import NotFound
@@ -46,15 +46,48 @@ async def select_visible(
     `owner` narrows to one owning organisation (a partner's per-owner view); an owner the
     actor has no live grant from gives no rows, exactly like an owner with no records.
     `at_least` counts only grants with that access: CONTRIBUTE for rows a partner may change.
+    For lookups by id or by parent; an ordered page reads `select_listed`.
     """
+    own, grants = await _sources(session, actor, model, owner, at_least)
     sources: list[ColumnElement[bool]] = []
-    if owner is None or owner == actor.org_id:
-        sources.append(model.org_id == actor.org_id)
-    if owner != actor.org_id:
-        for grant in grants_for(model, await received_grants(session, actor), at_least):
-            if owner is None or owner == grant.owner_id:
-                sources.append(covers(model, grant))
+    if own is not None:
+        sources.append(model.org_id == own)
+    if grants:
+        sources.append(shared(model, grants))
     return select(model).where(or_(false(), *sources))
+
+
+async def select_listed(
+    session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
+) -> Select[M]:
+    """The rows of `select_visible`, for a page ordered by a key the share index copies.
+
+    A partner's shared rows are read from its share index in order and its own from its own
+    index, so `fetch_page` takes the page before anything else is read.
+    """
+    own, grants = await _sources(session, actor, model, owner, Access.READ)
+    if not grants:
+        return select_owned(actor, model) if own is not None else select(model).where(false())
+    return listed(model, grants, own)
+
+
+async def _sources(
+    session: AsyncSession,
+    actor: Actor,
+    model: type[M],
+    owner: uuid.UUID | None,
+    at_least: Access,
+) -> tuple[uuid.UUID | None, list[ReceivedGrant]]:
+    """Whose own rows count (the actor's, unless another owner is asked for) and which grants."""
+    own = actor.org_id if owner is None or owner == actor.org_id else None
+    if owner == actor.org_id:
+        return own, []
+    grants = [
+        grant
+        for grant in grants_for(model, await received_grants(session, actor), at_least)
+        if owner is None or owner == grant.owner_id
+    ]
+    return own, grants
 
 
 async def get_visible(

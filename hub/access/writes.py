@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, ColumnElement, literal_column
+from sqlalchemy import Boolean, ColumnElement, literal_column, select
 from sqlalchemy import insert as plain_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,13 +38,16 @@ async def insert_created(
 
     A partner creating under a WRITE grant writes into the owner's records; the owner is the one
     `creating_for` found behind the customer, never a client's say-so, and row-level security
-    checks the grant again on INSERT.
+    checks the grant again on INSERT. The row is read back by a statement of its own, not by
+    INSERT … RETURNING: a partner may read the owner's row only through its share, which the
+    INSERT's own AFTER trigger makes (ADR 0016).
     """
-    record = model(org_id=creation.owner_id, **values)
-    session.add(record)
-    await session.flush()
-    await session.refresh(record)
-    return record
+    record_id = values.pop("id", None) or uuid.uuid4()
+    await session.execute(
+        plain_insert(model).values(org_id=creation.owner_id, id=record_id, **values)
+    )
+    statement = select(model).where(model.org_id == creation.owner_id, model.id == record_id)
+    return (await session.scalars(statement)).one()
 
 
 async def insert_owned_many(

@@ -81,7 +81,7 @@ async def list_cases(
     session: AsyncSession, actor: Actor, where: CaseFilter, order: CaseOrder, page: PageRequest
 ) -> Page[Case]:
     access.require_scope(actor, Scope.CASES_READ)
-    statement = await access.select_visible(session, actor, Case, owner=where.owner_org_id)
+    statement = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
     if where.status is not None:
         statement = statement.where(Case.status == where.status)
     if where.priority is not None:

@@ -83,7 +83,7 @@ async def list_customers(
     page: PageRequest,
 ) -> Page[Customer]:
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    statement = await access.select_visible(session, actor, Customer, owner=where.owner_org_id)
+    statement = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
     if where.region is not None:
         statement = statement.where(Customer.region == where.region)
     if where.lifecycle_stage is not None:

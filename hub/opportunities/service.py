@@ -85,7 +85,7 @@ async def list_opportunities(
     page: PageRequest,
 ) -> Page[Opportunity]:
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
-    statement = await access.select_visible(session, actor, Opportunity, owner=where.owner_org_id)
+    statement = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
     if where.stage is not None:
         statement = statement.where(Opportunity.stage == where.stage)
     if where.owner_user_id is not None:

@@ -6,7 +6,8 @@ rows per table, keyed by the table's name, each row with the table's own column 
 - the customer and its contacts (a contact: its own row), the customer's opportunities, cases,
   case comments and the deal registrations approved into its opportunities; its consent is the
   customer row's `consent_purposes`;
-- explicit grant records naming the customer, its opportunities or cases;
+- explicit grant records naming the customer, its opportunities or cases, and the share index
+  rows saying with which partner, under which grants, the customer and its records are shared;
 - the disclosure index rows about it (which partner received which field, when, how often);
 - the audit events that name it, found through `audit_event_records`: id, chain position,
   type, time and actor, with only the ids of this subject's records (an event never holds a
@@ -38,6 +39,7 @@ from hub.customers.models import Contact, Customer
 from hub.db import Base
 from hub.deals.models import DealRegistration
 from hub.grants.models import GrantRecord
+from hub.grants.shares import CaseShare, CustomerShare, OpportunityShare
 from hub.opportunities.models import Opportunity
 from hub.privacy.models import PrivacyNotice
 from hub.privacy.subjects import PrivacySubject, ResolvedSubject, resolve_subject
@@ -51,13 +53,18 @@ EXPORTED_TABLES: tuple[str, ...] = (
     "case_comments",
     "deal_registrations",
     "grant_records",
+    "customer_shares",
+    "opportunity_shares",
+    "case_shares",
     "disclosures",
     "audit_events",
     "privacy_notices",
 )
 
 # Tables whose rows are about a customer as a whole, never about one of its contacts.
-_THE_COMPANYS = frozenset({"customers", "opportunities", "cases"})
+_THE_COMPANYS = frozenset(
+    {"customers", "opportunities", "cases", "customer_shares", "opportunity_shares", "case_shares"}
+)
 
 # What of an event an export shows: never `details`, which may name other subjects' records.
 _EVENT_COLUMNS = (
@@ -162,6 +169,13 @@ class _Reader:
         if name == "grant_records":
             named = self.ids["customers"] + self.ids["opportunities"] + self.ids["cases"]
             return await self._rows(GrantRecord.record_id.in_(named), name)
+        if name == "customer_shares":
+            return await self._rows(CustomerShare.customer_id == subject.customer_id, name)
+        if name == "opportunity_shares":
+            shared = OpportunityShare.opportunity_id.in_(self.ids["opportunities"])
+            return await self._rows(shared, name)
+        if name == "case_shares":
+            return await self._rows(CaseShare.case_id.in_(self.ids["cases"]), name)
         if name == "disclosures":
             condition = (
                 Disclosure.customer_id == subject.customer_id

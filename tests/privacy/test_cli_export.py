@@ -69,7 +69,7 @@ async def test_export_writes_the_document_and_one_summary_line(
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
     summary = [line for line in done.stderr.splitlines() if line.startswith("exported ")]
     assert summary == [
-        f"exported 2 rows from 10 tables about Customer {customer.id} of {org.slug} to {output}"
+        f"exported 2 rows from 13 tables about Customer {customer.id} of {org.slug} to {output}"
     ]
     assert "\r" not in done.stderr  # no progress bar in a pipe
     assert done.stdout == ""

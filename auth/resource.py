@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.external import ExternalIssuer
 from auth.tokens import AccessClaims, InvalidToken, KeyRing
 from hub.access import ROLE_SCOPES, Actor
-from hub.access.rls import enter_organisation
+from hub.access.entry import enter_request
 from hub.access.scopes import parse_scopes
-from hub.oauth.service import token_standing
+from hub.oauth.service import judge_standing, standing_checks
 from hub.orgs.identity import find_member
 
 
@@ -84,9 +84,15 @@ class ResourceServer:
         request_id: str,
         source_address: str | None = None,
     ) -> Actor:
-        """Enter the token's organisation for this transaction and confirm the token is live."""
-        await enter_organisation(session, claims.org_id)
-        standing = await token_standing(session, claims.standing_subject())
+        """Enter the token's organisation for this transaction and confirm the token is live.
+
+        One statement (`enter_request`): the setting, the token's standing, the live grants.
+        """
+        subject = claims.standing_subject()
+        checks = await enter_request(
+            session, claims.org_id, lambda after: standing_checks(subject, after)
+        )
+        standing = judge_standing(subject, checks)
         if standing.refusal is not None:
             raise InvalidToken(standing.refusal)
         scopes = parse_scopes(claims.scope)

@@ -8,12 +8,14 @@ narrowing, an expiry passing or a suspension shows on the very next one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import RowMapping, Text, cast, event, func, select, true
+from sqlalchemy import ColumnElement, RowMapping, Select, Text, cast, event, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.functions import FunctionElement
 
 from hub.access.actor import Actor
 from hub.access.grants import is_live
@@ -55,43 +57,66 @@ class ReceivedGrant:
         )
 
 
+def live_grants(org_id: uuid.UUID, *after: ColumnElement[bool]) -> Select[Any]:
+    """The live grants made to `org_id`, with the columns `ReceivedGrant` needs."""
+    return select(
+        Grant.id,
+        Grant.org_id,
+        Grant.partnership_id,
+        Grant.partner_org_id,
+        Grant.record_type,
+        Grant.access,
+        Grant.selection,
+        Grant.segment,
+        Grant.purpose,
+        Grant.field_policy,
+    ).where(Grant.partner_org_id == org_id, is_live(), *after)
+
+
+def joined_ids(ids: ColumnElement[Any]) -> FunctionElement[Any]:
+    """The grant ids as `hub.grant_ids` holds them: an aggregate (or, with `.over()`, a window)."""
+    return func.string_agg(cast(ids, Text), ",")
+
+
+def grant_ids_setting(joined: ColumnElement[Any]) -> ColumnElement[str]:
+    """`set_config('hub.grant_ids', …)`: only these grants count for row-level security."""
+    return func.set_config("hub.grant_ids", func.coalesce(joined, ""), True)
+
+
 async def received_grants(session: AsyncSession, actor: Actor) -> tuple[ReceivedGrant, ...]:
-    """The actor's organisation's live received grants; one statement, the first time asked."""
-    cached: tuple[uuid.UUID, tuple[ReceivedGrant, ...]] | None = session.info.get(_CACHE_KEY)
-    if cached is not None and cached[0] == actor.org_id:
-        return cached[1]
-    live = (
-        select(
-            Grant.id,
-            Grant.org_id,
-            Grant.partnership_id,
-            Grant.partner_org_id,
-            Grant.record_type,
-            Grant.access,
-            Grant.selection,
-            Grant.segment,
-            Grant.purpose,
-            Grant.field_policy,
-        )
-        .where(Grant.partner_org_id == actor.org_id, is_live())
-        .cte("live")
-    )
+    """The actor's organisation's live received grants; one statement, the first time asked.
+
+    A request reads them in its first statement (`hub.access.entry`); this reads them again
+    only where that did not happen (maintenance commands) or a savepoint rolled back.
+    """
+    cached = remembered(session, actor.org_id)
+    if cached is not None:
+        return cached
+    live = live_grants(actor.org_id).cte("live")
     # One row always (an aggregate), so the setting is written even when nothing is live.
     setting = (
-        select(
-            func.set_config(
-                "hub.grant_ids",
-                func.coalesce(func.string_agg(cast(live.c.id, Text), ","), ""),
-                True,
-            ).label("grant_ids")
-        )
+        select(grant_ids_setting(joined_ids(live.c.id)).label("grant_ids"))
         .select_from(live)
         .cte("setting")
     )
     statement = select(live).select_from(setting.outerjoin(live, true())).order_by(live.c.id)
     rows = (await session.execute(statement)).mappings().all()
+    return remember(session, actor.org_id, rows)
+
+
+def remembered(session: AsyncSession, org_id: uuid.UUID) -> tuple[ReceivedGrant, ...] | None:
+    cached: tuple[uuid.UUID, tuple[ReceivedGrant, ...]] | None = session.info.get(_CACHE_KEY)
+    if cached is not None and cached[0] == org_id:
+        return cached[1]
+    return None
+
+
+def remember(
+    session: AsyncSession, org_id: uuid.UUID, rows: Sequence[RowMapping]
+) -> tuple[ReceivedGrant, ...]:
+    """Keep the grants read (rows of `live_grants`; a row with no `id` is none) for the request."""
     grants = tuple(_received(row) for row in rows if row["id"] is not None)
-    session.info[_CACHE_KEY] = (actor.org_id, grants)
+    session.info[_CACHE_KEY] = (org_id, grants)
     return grants
 
 

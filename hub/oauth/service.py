@@ -11,8 +11,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Label,
+    RowMapping,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -284,53 +296,68 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
     Nothing here is cached, so a revoked token, a disabled client or user, a revoked family,
     or a signing key past its grace is refused on the very next request of every hub process.
     """
+    row = (await session.execute(select(*standing_checks(subject)))).mappings().one()
+    return judge_standing(subject, row)
+
+
+def standing_checks(
+    subject: TokenSubject, after: ColumnElement[bool] | None = None
+) -> list[Label[Any]]:
+    """The columns that judge a token, for a statement of the caller's (`token_standing`, or
+    the request's first statement, `hub.access.entry`).
+
+    `after` is a condition on a row of that statement the checks must wait for (the setting row
+    level security reads): each check is a subquery tied to it, so PostgreSQL can evaluate it
+    only once that row exists.
+    """
     org = subject.org_id
+    after_ = after if after is not None else true()
     client_live = (
         select(ApiClient.disabled_at.is_(None))
-        .where(ApiClient.org_id == org, ApiClient.client_id == subject.client_id)
+        .where(ApiClient.org_id == org, ApiClient.client_id == subject.client_id, after_)
         .scalar_subquery()
         if subject.client_id is not None
         else literal(True)
     )
-    denied = exists().where(RevokedToken.org_id == org, RevokedToken.jti == subject.jti)
+    denied = exists().where(RevokedToken.org_id == org, RevokedToken.jti == subject.jti, after_)
     user_role = (
         select(User.role)
-        .where(User.org_id == org, User.id == subject.user_id, User.disabled_at.is_(None))
+        .where(User.org_id == org, User.id == subject.user_id, User.disabled_at.is_(None), after_)
         .scalar_subquery()
         if subject.user_id is not None
         else literal(None)
     )
     family_live = (
         select(TokenFamily.revoked_at.is_(None))
-        .where(TokenFamily.org_id == org, TokenFamily.id == subject.family_id)
+        .where(TokenFamily.org_id == org, TokenFamily.id == subject.family_id, after_)
         .scalar_subquery()
         if subject.family_id is not None
         else literal(True)
     )
     key_live = (
-        exists().where(SigningKey.kid == subject.key_id, key_verifies())
+        exists().where(SigningKey.kid == subject.key_id, key_verifies(), after_)
         if subject.key_id is not None
         else literal(True)
     )
-    row = (
-        await session.execute(
-            select(
-                client_live.label("client"),
-                denied.label("denied"),
-                user_role.label("role"),
-                family_live.label("family"),
-                key_live.label("key"),
-            )
-        )
-    ).one()
-    if not row.key:
+    return [
+        client_live.label("client"),
+        denied.label("denied"),
+        user_role.label("role"),
+        family_live.label("family"),
+        key_live.label("key"),
+    ]
+
+
+def judge_standing(subject: TokenSubject, row: RowMapping) -> TokenStanding:
+    """The verdict on a row holding the columns of `standing_checks`."""
+    if not row["key"]:
         return TokenStanding("signing_key_retired")
-    if not row.client:
+    if not row["client"]:
         return TokenStanding("client_disabled")
-    if row.denied:
+    if row["denied"]:
         return TokenStanding("token_revoked")
-    if subject.user_id is not None and row.role is None:
+    if subject.user_id is not None and row["role"] is None:
         return TokenStanding("user_disabled")
-    if not row.family:
+    if not row["family"]:
         return TokenStanding("family_revoked")
-    return TokenStanding(None, Role(row.role) if row.role else None)
+    return TokenStanding(None, Role(row["role"]) if row["role"] else None)

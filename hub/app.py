@@ -47,7 +47,7 @@ class Runtime:
 
 
 async def _start_runtime(settings: Settings, app_url: str) -> Runtime:
-    engine = create_engine(app_url, pool_size=settings.pool_size)
+    engine = create_engine(app_url, pool_size=settings.pool_size, pre_ping=False)
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         await ensure_key(session)

@@ -58,9 +58,15 @@ def app_role_url(owner_url: str, password: str | None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """A pool of connections to `url`.
+
+    `pre_ping` tests each connection as it leaves the pool: one more round trip on every use.
+    The API's pool goes without (DESIGN 8) and starts a request over once when its first
+    statement finds the connection gone (`hub.graphql_http`); short-lived tools keep it.
+    """
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +26,7 @@ from strawberry.schema import BaseSchema
 
 from auth.resource import MissingToken, ResourceServer
 from auth.tokens import InvalidToken
+from hub.access.actor import Actor
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
 from resolvers.context import RequestContext
@@ -174,6 +175,10 @@ class HubGraphQL(GraphQL[RequestContext, None]):
         return data
 
 
+class _ConnectionGone(Exception):
+    """The request's first statement found its pooled connection closed by the server."""
+
+
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -192,15 +197,38 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         if self._wants_ide(request):
             return await self.view.render_graphql_ide(request)
+        try:
+            return await self._in_session(request, first_try=True)
+        except _ConnectionGone:
+            # The pool handed out a connection the server had closed (a restart, an idle
+            # timeout). Nothing ran on it, and the pool has dropped every connection as old as
+            # it: the request starts over, once, on a fresh one.
+            log.warning("database connection was gone; the request starts over")
+            return await self._in_session(request, first_try=False)
+
+    async def _in_session(self, request: Request, *, first_try: bool) -> Response:
         async with self.sessions()() as session:
             try:
-                response = await self._execute(session, request)
+                return await self._execute(session, request, first_try=first_try)
             except BaseException:
                 await session.rollback()
                 raise
-        return response
 
-    async def _execute(self, session: AsyncSession, request: Request) -> Response:
+    async def _execute(
+        self, session: AsyncSession, request: Request, *, first_try: bool
+    ) -> Response:
+        try:
+            actor = await self._authenticate(session, request)
+        except DBAPIError as error:
+            if first_try and error.connection_invalidated:
+                raise _ConnectionGone from error
+            raise
+        if isinstance(actor, Response):
+            return actor
+        return await self._run(session, request, actor)
+
+    async def _authenticate(self, session: AsyncSession, request: Request) -> Actor | Response:
+        """The request's actor, or the response refusing it (the refusal audited)."""
         try:
             claims = await self.resource_server().verify(
                 session, request.headers.get("authorization")
@@ -216,7 +244,7 @@ class GraphQLEndpoint:
                 message="The access token is invalid or expired.",
             )
         try:
-            actor = await self.resource_server().actor(
+            return await self.resource_server().actor(
                 session,
                 claims,
                 request.state.request_id,
@@ -230,6 +258,8 @@ class GraphQLEndpoint:
                 org_id=claims.org_id,
                 message="The access token was revoked.",
             )
+
+    async def _run(self, session: AsyncSession, request: Request, actor: Actor) -> Response:
         context = RequestContext(
             session=session,
             actor=actor,

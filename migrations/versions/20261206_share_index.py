@@ -358,7 +358,8 @@ _TRIGGER_FUNCTIONS = (
     LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            PERFORM hub_share_customers(n.org_id, array_agg(n.id)) FROM new_rows n GROUP BY n.org_id;
+            PERFORM hub_share_customers(n.org_id, array_agg(n.id))
+            FROM new_rows n GROUP BY n.org_id;
             RETURN NULL;
         END IF;
         -- Consent and segment attributes decide the customer's records too; its name and

@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 import strawberry
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.customers.models import Customer
 from schema.errors import TypedErrors
@@ -377,3 +377,28 @@ async def test_unexpected_exception_is_masked() -> None:
     assert "secret detail" not in json.dumps(formatted)
     assert "secret detail" not in repr(error)
     assert error.original_error is None
+
+
+async def test_a_connection_the_server_closed_costs_no_request(
+    client: httpx.AsyncClient, factory: Factory, owner_engine: AsyncEngine
+) -> None:
+    """The API's pool does not test connections before use (a round trip on every request): a
+    request whose first statement finds its connection gone starts over on a fresh one."""
+    org = await factory.organisation("ConnectionGone")
+    token = await tokens.client_credentials(client, org.client)
+    viewer = {"data": {"viewer": {"clientId": org.client.client_id}}}
+    assert (await tokens.graphql(client, token, "{ viewer { clientId } }")).json() == viewer
+
+    async with owner_engine.connect() as db:
+        closed = await db.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE usename = 'hub_app' AND pid <> pg_backend_pid()"
+            )
+        )
+    assert closed
+
+    for _ in range(3):
+        response = await tokens.graphql(client, token, "{ viewer { clientId } }")
+        assert response.status_code == 200, response.text
+        assert response.json() == viewer

@@ -84,6 +84,48 @@ def check_page_size(page: PageRequest) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Listing(Generic[M]):
+    """What a list reads, before a page of it is taken: the visible, filtered rows and their order.
+
+    Services build it once for both ways of answering: `fetch_page` (rows for the resolvers) and
+    the compiled read, which takes the same page inside one statement (`hub.reads`).
+    """
+
+    model: type[M]
+    statement: Select[M]
+    order: Sequence[SQLColumnExpression[Any]]
+    descending: bool
+
+
+def page_statement(listing: Listing[M], page: PageRequest) -> Select[Any]:
+    """The page as one SELECT: `page.first + 1` rows after the cursor, in order, then `id`.
+
+    Its first column is the row; `key_0`, `key_1`… are the order keys, for a statement that
+    wraps the page and must keep its order. Order keys must never be NULL (a row comparison
+    with NULL drops the row from every later page): wrap nullable columns in `sort_key`.
+    """
+    check_page_size(page)
+    model = listing.model
+    keys: list[SQLColumnExpression[Any]] = [*listing.order, model.id]
+    labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
+    statement = listing.statement
+    if page.after is not None:
+        after_id = decode_cursor(page.after)
+        # The anchor row is read through the page's own statement: the same visibility, and the
+        # same indexes (the owner named, a partner's share), never a search by id alone.
+        anchor = (
+            statement.with_only_columns(*labelled).where(model.id == after_id).subquery("anchor")
+        )
+        position = tuple_(*keys)
+        anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
+        statement = statement.where(
+            position < anchor_position if listing.descending else position > anchor_position
+        )
+    ordering = [key.desc() if listing.descending else key.asc() for key in keys]
+    return statement.add_columns(*labelled).order_by(*ordering).limit(page.first + 1)
+
+
 async def fetch_page(
     session: AsyncSession,
     model: type[M],
@@ -92,28 +134,9 @@ async def fetch_page(
     descending: bool,
     page: PageRequest,
 ) -> Page[M]:
-    """Run `statement` (already filtered by visibility) for one page in `order`, then `id`.
-
-    Order keys must never be NULL (a row comparison with NULL drops the row from every later
-    page): wrap nullable columns in `sort_key`.
-    """
-    check_page_size(page)
-    keys: list[SQLColumnExpression[Any]] = [*order, model.id]
-    if page.after is not None:
-        after_id = decode_cursor(page.after)
-        # The anchor row is read through the page's own statement: the same visibility, and the
-        # same indexes (the owner named, a partner's share), never a search by id alone.
-        labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
-        anchor = (
-            statement.with_only_columns(*labelled).where(model.id == after_id).subquery("anchor")
-        )
-        position = tuple_(*keys)
-        anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
-        statement = statement.where(
-            position < anchor_position if descending else position > anchor_position
-        )
-    ordering = [key.desc() if descending else key.asc() for key in keys]
-    rows = list((await session.scalars(statement.order_by(*ordering).limit(page.first + 1))).all())
+    """Run `statement` (already filtered by visibility) for one page in `order`, then `id`."""
+    listing = Listing(model, statement, order, descending)
+    rows = list((await session.scalars(page_statement(listing, page))).all())
     return Page(
         items=rows[: page.first],
         has_next_page=len(rows) > page.first,

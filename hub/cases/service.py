@@ -18,7 +18,7 @@ from hub.cases.states import SLA_TARGETS, can_transition
 from hub.errors import Conflict, InvalidInput, UserErrorCode
 from hub.grants.segments import SegmentKey
 from hub.orgs.models import User
-from hub.pagination import Page, PageRequest, fetch_page, ranked
+from hub.pagination import Listing, Page, PageRequest, fetch_page, ranked
 from hub.search import contains_text
 from hub.validation import Checks
 
@@ -78,8 +78,23 @@ class AddCaseComment:
 
 
 async def list_cases(
-    session: AsyncSession, actor: Actor, where: CaseFilter, order: CaseOrder, page: PageRequest
+    session: AsyncSession,
+    actor: Actor,
+    where: CaseFilter,
+    order: CaseOrder,
+    page: PageRequest,
 ) -> Page[Case]:
+    listing = await case_listing(session, actor, where, order)
+    found = await fetch_page(
+        session, Case, listing.statement, listing.order, listing.descending, page
+    )
+    return await access.disclose_page(session, actor, Case, found)
+
+
+async def case_listing(
+    session: AsyncSession, actor: Actor, where: CaseFilter, order: CaseOrder
+) -> Listing[Case]:
+    """The cases the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CASES_READ)
     statement = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
     if where.status is not None:
@@ -92,9 +107,7 @@ async def list_cases(
         statement = statement.where(Case.assignee_user_id == where.assignee_user_id)
     if where.search:
         statement = statement.where(contains_text(Case.subject, where.search))
-    column = _ORDER_COLUMNS[order.field]
-    found = await fetch_page(session, Case, statement, [column], order.descending, page)
-    return await access.disclose_page(session, actor, Case, found)
+    return Listing(Case, statement, [_ORDER_COLUMNS[order.field]], order.descending)
 
 
 async def get_many(

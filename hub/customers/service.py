@@ -14,7 +14,7 @@ from hub.access.writes import insert_owned
 from hub.audit.changes import record_created, record_updated, snapshot
 from hub.customers.models import CompanySize, Contact, Customer, LifecycleStage, Purpose
 from hub.errors import Conflict
-from hub.pagination import Page, PageRequest, fetch_page
+from hub.pagination import Listing, Page, PageRequest, fetch_page
 from hub.search import contains_text
 from hub.validation import Checks
 from hub.values import UNSET, Maybe
@@ -82,6 +82,17 @@ async def list_customers(
     order: CustomerOrder,
     page: PageRequest,
 ) -> Page[Customer]:
+    listing = await customer_listing(session, actor, where, order)
+    found = await fetch_page(
+        session, Customer, listing.statement, listing.order, listing.descending, page
+    )
+    return await access.disclose_page(session, actor, Customer, found)
+
+
+async def customer_listing(
+    session: AsyncSession, actor: Actor, where: CustomerFilter, order: CustomerOrder
+) -> Listing[Customer]:
+    """The customers the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CUSTOMERS_READ)
     statement = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
     if where.region is not None:
@@ -90,9 +101,7 @@ async def list_customers(
         statement = statement.where(Customer.lifecycle_stage == where.lifecycle_stage)
     if where.search:
         statement = statement.where(contains_text(Customer.name, where.search))
-    column = _ORDER_COLUMNS[order.field]
-    found = await fetch_page(session, Customer, statement, [column], order.descending, page)
-    return await access.disclose_page(session, actor, Customer, found)
+    return Listing(Customer, statement, [_ORDER_COLUMNS[order.field]], order.descending)
 
 
 async def get_many(

@@ -18,7 +18,7 @@ from hub.grants.models import Selection
 from hub.grants.segments import SegmentKey
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.models import User
-from hub.pagination import Page, PageRequest, fetch_page, sort_key
+from hub.pagination import Listing, Page, PageRequest, fetch_page, sort_key
 from hub.search import contains_text
 from hub.validation import Checks
 from hub.values import UNSET, Maybe
@@ -84,6 +84,17 @@ async def list_opportunities(
     order: OpportunityOrder,
     page: PageRequest,
 ) -> Page[Opportunity]:
+    listing = await opportunity_listing(session, actor, where, order)
+    found = await fetch_page(
+        session, Opportunity, listing.statement, listing.order, listing.descending, page
+    )
+    return await access.disclose_page(session, actor, Opportunity, found)
+
+
+async def opportunity_listing(
+    session: AsyncSession, actor: Actor, where: OpportunityFilter, order: OpportunityOrder
+) -> Listing[Opportunity]:
+    """The opportunities the actor may list, filtered and ordered: what a page is taken from."""
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
     statement = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
     if where.stage is not None:
@@ -94,9 +105,7 @@ async def list_opportunities(
         statement = statement.where(Opportunity.customer_id == where.customer_id)
     if where.search:
         statement = statement.where(contains_text(Opportunity.name, where.search))
-    column = _ORDER_COLUMNS[order.field]
-    found = await fetch_page(session, Opportunity, statement, [column], order.descending, page)
-    return await access.disclose_page(session, actor, Opportunity, found)
+    return Listing(Opportunity, statement, [_ORDER_COLUMNS[order.field]], order.descending)
 
 
 async def get_many(

@@ -97,6 +97,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
         introspection=settings.introspection,
+        compiled_reads=settings.compiled_reads,
     )
     graphql = GraphQLEndpoint(
         schema,
@@ -127,7 +128,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
             await runtime.engine.dispose()
             runtime = None
 
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -155,3 +156,5 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    application.state.schema = schema
+    return application

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=100)
     pool_size: int = Field(default=10, ge=1)
     introspection: bool = Field(default=True, description="Allow schema introspection.")
+    compiled_reads: bool = Field(
+        default=True,
+        description="Answer hot read documents in one SQL statement (ADR 0017); off runs every "
+        "document through the resolvers.",
+    )
     log_level: str = Field(default="INFO")
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 from schema.admin import AdminMutation, AdminQuery, ApiClient
 from schema.audit import BIG_INT, AuditQuery, BigInt
 from schema.cases import Case, CaseMutation, CaseQuery
+from schema.compiled import CompiledExecution, CompiledReads
 from schema.customers import Contact, Customer, CustomerMutation, CustomerQuery
 from schema.deals import DealMutation, DealQuery, DealRegistration
 from schema.disclosed_fields import DisclosedFields
@@ -74,12 +75,24 @@ def schema_config() -> StrawberryConfig:
     return StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIG_INT})
 
 
+_PLANNERS: dict[int, CompiledReads] = {}
+
+
+def planner_of(schema: strawberry.Schema) -> CompiledReads:
+    """The one planner of each schema (a process builds one, a test suite a few)."""
+    planner = _PLANNERS.get(id(schema))
+    if planner is None or planner.schema is not schema:
+        planner = _PLANNERS[id(schema)] = CompiledReads(schema)
+    return planner
+
+
 def build_schema(
     *,
     max_depth: int = 10,
     max_aliases: int = 15,
     max_tokens: int = 2000,
     introspection: bool = True,
+    compiled_reads: bool = True,
 ) -> strawberry.Schema:
     """The hub's schema with its protections; extensions are factories, one per request.
 
@@ -97,6 +110,8 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
+    if compiled_reads:
+        extensions.append(partial(CompiledExecution, reads=planner_of))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

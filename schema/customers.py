@@ -214,6 +214,23 @@ class AddContactPayload:
     user_errors: list[UserError]
 
 
+def customer_list_arguments(
+    filter: CustomerFilter | None, order_by: CustomerOrder | None
+) -> tuple[service.CustomerFilter, service.CustomerOrder]:
+    """The list's arguments as the service takes them (also for the compiled read)."""
+    where = filter or CustomerFilter()
+    order = order_by or CustomerOrder()
+    return (
+        service.CustomerFilter(
+            owner_org_id=owner_filter(where.owner),
+            region=where.region,
+            lifecycle_stage=where.lifecycle_stage,
+            search=where.search,
+        ),
+        service.CustomerOrder(order.field.value, order.direction is OrderDirection.DESC),
+    )
+
+
 @strawberry.type
 class CustomerQuery:
     @strawberry.field(
@@ -228,20 +245,8 @@ class CustomerQuery:
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder | None = None,
     ) -> Connection[Customer]:
-        where = filter or CustomerFilter()
-        order = order_by or CustomerOrder()
-        page = await resolve.list_customers(
-            info.context,
-            service.CustomerFilter(
-                owner_org_id=owner_filter(where.owner),
-                region=where.region,
-                lifecycle_stage=where.lifecycle_stage,
-                search=where.search,
-            ),
-            service.CustomerOrder(order.field.value, order.direction is OrderDirection.DESC),
-            first,
-            after,
-        )
+        where, order = customer_list_arguments(filter, order_by)
+        page = await resolve.list_customers(info.context, where, order, first, after)
         return to_connection(page, Customer.from_record)
 
 

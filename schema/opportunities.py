@@ -173,6 +173,24 @@ class UpdateOpportunityInput:
         )
 
 
+def opportunity_list_arguments(
+    filter: OpportunityFilter | None, order_by: OpportunityOrder | None
+) -> tuple[service.OpportunityFilter, service.OpportunityOrder]:
+    """The list's arguments as the service takes them (also for the compiled read)."""
+    where = filter or OpportunityFilter()
+    order = order_by or OpportunityOrder()
+    return (
+        service.OpportunityFilter(
+            owner_org_id=owner_filter(where.owner),
+            stage=where.stage,
+            owner_user_id=optional_id(where.owner_id, NodeType.USER, "ownerId"),
+            customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
+            search=where.search,
+        ),
+        service.OpportunityOrder(order.field.value, order.direction is OrderDirection.DESC),
+    )
+
+
 @strawberry.type
 class OpportunityPayload:
     opportunity: Opportunity | None
@@ -193,21 +211,8 @@ class OpportunityQuery:
         filter: OpportunityFilter | None = None,
         order_by: OpportunityOrder | None = None,
     ) -> Connection[Opportunity]:
-        where = filter or OpportunityFilter()
-        order = order_by or OpportunityOrder()
-        page = await resolve.list_opportunities(
-            info.context,
-            service.OpportunityFilter(
-                owner_org_id=owner_filter(where.owner),
-                stage=where.stage,
-                owner_user_id=optional_id(where.owner_id, NodeType.USER, "ownerId"),
-                customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
-                search=where.search,
-            ),
-            service.OpportunityOrder(order.field.value, order.direction is OrderDirection.DESC),
-            first,
-            after,
-        )
+        where, order = opportunity_list_arguments(filter, order_by)
+        page = await resolve.list_opportunities(info.context, where, order, first, after)
         return to_connection(page, Opportunity.from_record)
 
 

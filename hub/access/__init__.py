@@ -2,7 +2,13 @@
 
 from hub.access.actor import Actor, Role
 from hub.access.changes import PARTNER_MAY_CHANGE, Creation, creating_for, get_to_change
-from hub.access.disclosure import covering_grants, disclose, disclose_by_id, disclose_page
+from hub.access.disclosure import (
+    covering_grants,
+    disclose,
+    disclose_by_id,
+    disclose_page,
+    note_crossed,
+)
 from hub.access.explain import AccessExplanation, AccessReason, GrantVerdict, explain_access
 from hub.access.grants import (
     get_grant,
@@ -67,6 +73,7 @@ __all__ = [
     "get_visible_many",
     "grantable_scopes",
     "is_live",
+    "note_crossed",
     "received_grants",
     "require_admin",
     "require_partnership_reader",

@@ -101,17 +101,33 @@ async def disclose(
     foreign = [row for row in rows if row.org_id != actor.org_id]
     if not foreign:
         return list(rows)
-    covering = await _covering(session, actor, model, foreign)
-    redaction = _REDACTIONS.get(model)
-    crossed: dict[uuid.UUID, M] = {}
-    notes = []
-    for row in foreign:
-        grants = covering.get(row.id, [])
-        overrides = redaction(row, actor, grants) if redaction is not None else {}
-        crossed[row.id] = _detached(row, overrides) if redaction is not None else row
-        notes.append(_disclosed(model, row, grants, overrides))
-    disclosures.note(session, actor, notes)
+    overrides = await note_crossed(session, actor, model, foreign)
+    if model not in _REDACTIONS:
+        return list(rows)
+    crossed = {row.id: _detached(row, overrides[row.id]) for row in foreign}
     return [crossed.get(row.id, row) if row.org_id != actor.org_id else row for row in rows]
+
+
+async def note_crossed(
+    session: AsyncSession, actor: Actor, model: type[TenantModel], rows: Sequence[Any]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Note for the audit ledger each of these rows of other organisations as it crosses to the
+    partner `actor`; answer what changes on each on the way (the redaction).
+
+    A row need only carry `org_id`, `id` and the columns its redaction and customer name, so a
+    compiled read notes its rows without making records of them (`hub.reads`).
+    """
+    covering = await _covering(session, actor, model, rows)
+    redaction = _REDACTIONS.get(model)
+    overrides: dict[uuid.UUID, dict[str, Any]] = {}
+    notes = []
+    for row in rows:
+        grants = covering.get(row.id, [])
+        changed = redaction(row, actor, grants) if redaction is not None else {}
+        overrides[row.id] = changed
+        notes.append(_disclosed(model, row, grants, changed))
+    disclosures.note(session, actor, notes)
+    return overrides
 
 
 async def disclose_page(
@@ -128,7 +144,7 @@ async def disclose_by_id(
 
 
 async def covering_grants(
-    session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[M]
+    session: AsyncSession, actor: Actor, model: type[TenantModel], rows: Sequence[Any]
 ) -> dict[uuid.UUID, list[ReceivedGrant]]:
     """Which of the actor's live grants share each of these rows: their shares, one statement."""
     grants = grants_for(model, await received_grants(session, actor))
@@ -151,7 +167,7 @@ async def covering_grants(
 
 
 async def _covering(
-    session: AsyncSession, actor: Actor, model: type[M], rows: Sequence[M]
+    session: AsyncSession, actor: Actor, model: type[TenantModel], rows: Sequence[Any]
 ) -> Mapping[uuid.UUID, Sequence[ReceivedGrant]]:
     """The live grants that share each row. A row reached the actor through one of its grants
     for this record type, so where an owner gave only one, that one is it: no statement."""
@@ -166,17 +182,20 @@ async def _covering(
 
 
 def _disclosed(
-    model: type[M], row: M, grants: Sequence[ReceivedGrant], overrides: Mapping[str, Any]
+    model: type[TenantModel],
+    row: Any,
+    grants: Sequence[ReceivedGrant],
+    overrides: Mapping[str, Any],
 ) -> disclosures.Disclosed:
     masked: frozenset[str] = frozenset()
-    if isinstance(row, Contact):
+    if model is Contact:
         policy = combined_policy(grant.field_policy for grant in grants)
         masked = frozenset(
             _api_name(column)
             for field, column in _CONTACT_COLUMNS.items()
             if policy[field] is FieldVisibility.MASKED
         )
-    customer_id = row.id if isinstance(row, Customer) else getattr(row, "customer_id", None)
+    customer_id = row.id if model is Customer else getattr(row, "customer_id", None)
     return disclosures.Disclosed(
         owner_id=row.org_id,
         kind=model.__name__,

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -102,6 +103,15 @@ async def customer_listing(
     if where.search:
         statement = statement.where(contains_text(Customer.name, where.search))
     return Listing(Customer, statement, [_ORDER_COLUMNS[order.field]], order.descending)
+
+
+async def select_one_visible(
+    session: AsyncSession, actor: Actor, record_id: uuid.UUID
+) -> Select[Customer]:
+    """The statement of one customer the actor may see: no row if it may not."""
+    access.require_scope(actor, Scope.CUSTOMERS_READ)
+    statement = await access.select_visible(session, actor, Customer)
+    return statement.where(Customer.id == record_id)
 
 
 async def get_many(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -106,6 +107,15 @@ async def opportunity_listing(
     if where.search:
         statement = statement.where(contains_text(Opportunity.name, where.search))
     return Listing(Opportunity, statement, [_ORDER_COLUMNS[order.field]], order.descending)
+
+
+async def select_one_visible(
+    session: AsyncSession, actor: Actor, record_id: uuid.UUID
+) -> Select[Opportunity]:
+    """The statement of one opportunity the actor may see: no row if it may not."""
+    access.require_scope(actor, Scope.OPPORTUNITIES_READ)
+    statement = await access.select_visible(session, actor, Opportunity)
+    return statement.where(Opportunity.id == record_id)
 
 
 async def get_many(

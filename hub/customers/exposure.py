@@ -1,0 +1,25 @@
+"""Customers as the API shows them (`hub.exposure`)."""
+
+from __future__ import annotations
+
+from hub.customers.models import Customer
+from hub.exposure import Exposed, Exposure, Value
+
+CUSTOMER = Exposure(
+    type_name="Customer",
+    model=Customer,
+    fields={
+        "id": Exposed("id", Value.ID),
+        "name": Exposed("name", Value.TEXT),
+        "domain": Exposed("domain", Value.TEXT),
+        "lifecycleStage": Exposed("lifecycle_stage", Value.ENUM),
+        "industry": Exposed("industry", Value.TEXT),
+        "region": Exposed("region", Value.TEXT),
+        "country": Exposed("country", Value.TEXT),
+        "size": Exposed("size", Value.ENUM),
+        "consentPurposes": Exposed("consent_purposes", Value.TEXT_LIST),
+        "version": Exposed("version", Value.INT),
+        "createdAt": Exposed("created_at", Value.TIMESTAMP),
+        "updatedAt": Exposed("updated_at", Value.TIMESTAMP),
+    },
+)

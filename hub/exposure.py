@@ -1,0 +1,63 @@
+"""How a record type is exposed through the API: field ↔ column, and what crosses to a partner.
+
+One declaration per record type (`hub/<domain>/exposure.py`) says, for each GraphQL field of
+the type, which column holds it, what kind of value it is, and whether it ever reaches a
+partner; and which to-one relations lead to which records. The compiled read path builds its
+SQL from it (`hub.reads`), so what a partner receives there is decided by the same declaration
+the access layer's redaction keeps.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hub.db import TenantModel
+
+
+class Value(enum.Enum):
+    """How a column's value is written in a GraphQL response."""
+
+    ID = "ID"  # a Relay global id of the record
+    TEXT = "TEXT"
+    ENUM = "ENUM"
+    INT = "INT"
+    DECIMAL = "DECIMAL"  # as text, exactly as stored
+    DATE = "DATE"  # ISO 8601
+    TIMESTAMP = "TIMESTAMP"  # ISO 8601 in UTC, as Python's isoformat() writes it
+    TEXT_LIST = "TEXT_LIST"
+
+
+@dataclass(frozen=True)
+class Exposed:
+    """One field of the type: its column, its kind, and whether it reaches a partner.
+
+    `crosses=False`: the field is null on a record another organisation shares with the caller
+    (internal notes, the owner's people).
+    """
+
+    column: str
+    value: Value
+    crosses: bool = True
+
+
+@dataclass(frozen=True)
+class ToOne:
+    """A to-one relation to a record of the same owner, named by a column of the row."""
+
+    target: Exposure
+    column: str
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A record type as the API shows it."""
+
+    type_name: str
+    model: type[TenantModel]
+    fields: Mapping[str, Exposed]
+    relations: Mapping[str, ToOne] = field(default_factory=dict)
+    # Columns the access layer needs to note a crossing record (its customer, what its
+    # redaction looks at), beyond `org_id` and `id`.
+    noted: tuple[str, ...] = ()

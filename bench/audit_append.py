@@ -34,12 +34,12 @@ from bench.harness import (
     graphql,
     raw_connection,
     run_on_fresh_database,
+    running_hub,
     server_version,
     token,
 )
 from bench.partner_visibility import (
     make_grant,
-    running_hub,
     seed,
 )
 from hub.audit import disclosures

@@ -29,11 +29,11 @@ from bench.harness import (
     graphql,
     raw_connection,
     run_on_fresh_database,
+    running_hub,
     server_version,
     token,
 )
 from bench.partner_visibility import (
-    running_hub,
     seed,
 )
 from hub.audit.chain import canonical, envelope

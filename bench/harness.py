@@ -28,12 +28,14 @@ import httpx
 
 from hub.access.actor import Role
 from hub.access.scopes import ALL_SCOPES
+from hub.app import create_app
 from hub.db import create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
 from hub.orgs.clients import ClientCredentials, register_client
 from hub.orgs.models import Organisation, User
 from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
+from hub.settings import Settings
 from resolvers.ids import NodeType, encode_id
 
 Measurement = Callable[[str], Coroutine[Any, Any, str]]
@@ -66,10 +68,11 @@ def persistent_database(data_dir: Path, preload: Sequence[str] = ()) -> Iterator
     server = EmbeddedPostgres(data_dir)
     try:
         if preload:
-            wanted = ",".join(preload)
-            loaded = asyncio.run(_setting(server.owner_url, "shared_preload_libraries"))
-            if loaded != wanted:
-                statement = f"ALTER SYSTEM SET shared_preload_libraries = '{wanted}'"
+            setting = asyncio.run(_setting(server.owner_url, "shared_preload_libraries"))
+            loaded = {name.strip().strip('"') for name in setting.split(",")}
+            if not set(preload) <= loaded:
+                listed = ", ".join(f"'{name}'" for name in preload)
+                statement = f"ALTER SYSTEM SET shared_preload_libraries = {listed}"
                 asyncio.run(_execute(server.owner_url, statement))
                 server.stop()
                 server = EmbeddedPostgres(data_dir)
@@ -204,6 +207,18 @@ async def make_partnerships(
 
 
 # --- the hub's API -------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def running_hub(app_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app in this process, over httpx's ASGI transport: seeding and diagnosis."""
+    settings = Settings(issuer="http://bench.local", audience="partner-hub")
+    application = create_app(settings, app_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            yield http
+
 
 CREATE_GRANT = """mutation ($input: CreateGrantInput!) { createGrant(input: $input) {
     grant { id } userErrors { field message code } } }"""

@@ -26,8 +26,8 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -49,12 +49,11 @@ from bench.harness import (
     make_partnerships,
     raw_connection,
     run_on_fresh_database,
+    running_hub,
     server_version,
     token,
 )
-from hub.app import create_app
 from hub.db import app_role_url, create_engine
-from hub.settings import Settings
 from resolvers.ids import NodeType, encode_id
 
 RESULTS = Path(__file__).parent / "results" / "partner_visibility.md"
@@ -328,16 +327,6 @@ async def live_grant_ids(owner_url: str, partner: uuid.UUID) -> list[uuid.UUID]:
 
 
 # --- the run -------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def running_hub(app_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(issuer="http://bench.local", audience="partner-hub")
-    application = create_app(settings, app_url)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-            yield http
 
 
 async def measure(

@@ -168,6 +168,11 @@ def _opportunity_id(global_id: str) -> uuid.UUID | None:
         return None
 
 
+async def _keep_session(connection: Any) -> None:
+    """Nothing to reset between requests: every setting is transaction-local (`set_config(...,
+    true)`), so asyncpg's default reset query would only add a round trip per request."""
+
+
 def create_app(database_url: str, pool_size: int = 10) -> Starlette:
     """The raw endpoint as an ASGI app over a pool of `pool_size` connections as `hub_app`."""
     pool: Any = None
@@ -175,7 +180,9 @@ def create_app(database_url: str, pool_size: int = 10) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal pool
-        pool = await asyncpg.create_pool(database_url, min_size=pool_size, max_size=pool_size)
+        pool = await asyncpg.create_pool(
+            database_url, min_size=pool_size, max_size=pool_size, reset=_keep_session
+        )
         try:
             yield
         finally:

@@ -7,27 +7,33 @@ are read back from the server's log: the statements the request really ran, with
 and settings it really had, not a re-run of captured SQL. Nested statements are not logged: a
 function called per row shows in its caller's plan, which is where it costs.
 
-Each plan is checked for what issue 13 forbids on the read path: a sequential scan of a tenant
-table (one with `org_id`) and a per-row call of one of the hub's functions (a `hub_*` call in a
-scan's or join's filter, or a function scan run more than once).
+Each request is checked for what issue 13 forbids on the read path: a sequential scan of a
+tenant table (one with `org_id`) and a per-row function call. The first is read from the plans;
+tables of fewer than `SMALL_TABLE` rows are told apart, since the planner rightly scans a table
+of a few rows whatever its indexes. The second is counted, not guessed: `track_functions = all`
+for the traced sessions, and pg_stat_user_functions before and after the request; a function
+called more often than the request ran statements runs per row (a `hub_*` call that a filter
+names but an OR short-circuits never runs, and is not counted).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+SMALL_TABLE = 1_000
 SETTINGS = {
-    "log_min_duration": "0",
-    "log_analyze": "on",
-    "log_buffers": "on",
-    "log_timing": "on",
-    "log_nested_statements": "off",
-    "log_format": "text",
+    "track_functions": "all",
+    "auto_explain.log_min_duration": "0",
+    "auto_explain.log_analyze": "on",
+    "auto_explain.log_buffers": "on",
+    "auto_explain.log_timing": "on",
+    "auto_explain.log_nested_statements": "off",
+    "auto_explain.log_format": "text",
 }
 
 _HEADER = re.compile(r"^\S+ \S+ \S+ \[\d+\] LOG:  duration: ([\d.]+) ms  plan:$")
@@ -39,9 +45,11 @@ _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 _FUNCTION_SCAN = re.compile(r"Function Scan on (hub_\w+).*loops=(\d+)")
 _BUFFERS = re.compile(r"Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?")
 _TENANT_TABLES = """
-SELECT table_name FROM information_schema.columns
-WHERE table_schema = 'public' AND column_name = 'org_id'
+SELECT c.table_name, greatest(k.reltuples, 0)::bigint FROM information_schema.columns c
+JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = 'public'::regnamespace
+WHERE c.table_schema = 'public' AND c.column_name = 'org_id'
 """
+_FUNCTION_CALLS = "SELECT funcname, calls FROM pg_stat_user_functions WHERE schemaname = 'public'"
 
 
 @dataclass
@@ -60,17 +68,13 @@ class Statement:
                 return sum(int(value) for value in found.groups() if value)
         return 0
 
-    def seq_scans(self, tenant_tables: set[str]) -> list[str]:
-        return sorted(
-            {
-                table
-                for line in self.plan
-                for table in _SEQ_SCAN.findall(line)
-                if table in tenant_tables
-            }
-        )
+    def seq_scans(self, tenant_tables: dict[str, int]) -> list[str]:
+        """Tenant tables this statement scans sequentially, in order of appearance."""
+        found = [table for line in self.plan for table in _SEQ_SCAN.findall(line)]
+        return list(dict.fromkeys(table for table in found if table in tenant_tables))
 
-    def per_row_calls(self) -> list[str]:
+    def filter_calls(self) -> list[str]:
+        """`hub_*` functions a filter names (called per row unless an OR short-circuits)."""
         calls = set()
         for line in self.plan:
             if _FILTER.match(line):
@@ -81,15 +85,55 @@ class Statement:
         return sorted(calls)
 
 
-async def tenant_tables(connection: Any) -> set[str]:
-    return {row[0] for row in await connection.fetch(_TENANT_TABLES)}
+@dataclass
+class Trace:
+    """One traced request: its statements and how often each function ran."""
+
+    statements: list[Statement]
+    function_calls: dict[str, int]
+
+    def per_row_calls(self) -> dict[str, int]:
+        return {
+            name: calls
+            for name, calls in sorted(self.function_calls.items())
+            if calls > max(1, len(self.statements))
+        }
+
+    def seq_scans(self, tenant_tables: dict[str, int]) -> tuple[list[str], list[str]]:
+        """Sequential scans of tenant tables: (of large tables, of small ones)."""
+        tables = list(
+            dict.fromkeys(
+                table
+                for statement in self.statements
+                for table in statement.seq_scans(tenant_tables)
+            )
+        )
+        large = [table for table in tables if tenant_tables[table] >= SMALL_TABLE]
+        return large, [table for table in tables if table not in large]
+
+    @property
+    def buffers(self) -> int:
+        return sum(statement.buffers for statement in self.statements)
+
+    @property
+    def milliseconds(self) -> float:
+        return sum(statement.duration_ms for statement in self.statements)
+
+
+async def tenant_tables(connection: Any) -> dict[str, int]:
+    """Tables with `org_id`, and their rows as the planner knows them."""
+    return {row[0]: int(row[1]) for row in await connection.fetch(_TENANT_TABLES)}
+
+
+async def function_calls(connection: Any) -> dict[str, int]:
+    return {row[0]: int(row[1]) for row in await connection.fetch(_FUNCTION_CALLS)}
 
 
 @asynccontextmanager
-async def tracing(connection: Any) -> Any:
-    """auto_explain on for the application role's sessions started inside; off after."""
+async def tracing(connection: Any) -> AsyncIterator[None]:
+    """auto_explain and function counts on for the application role's new sessions inside."""
     for name, value in SETTINGS.items():
-        await connection.execute(f"ALTER ROLE hub_app SET auto_explain.{name} = '{value}'")
+        await connection.execute(f"ALTER ROLE hub_app SET {name} = '{value}'")
     try:
         yield
     finally:
@@ -97,9 +141,9 @@ async def tracing(connection: Any) -> Any:
 
 
 async def silence(connection: Any) -> None:
-    """The role's auto_explain settings removed (also after a run that was stopped)."""
+    """The role's tracing settings removed (also after a run that was stopped)."""
     for name in SETTINGS:
-        await connection.execute(f"ALTER ROLE hub_app RESET auto_explain.{name}")
+        await connection.execute(f"ALTER ROLE hub_app RESET {name}")
 
 
 def log_size(log: Path) -> int:

@@ -50,6 +50,7 @@ from bench.read_path.systems import (
 SAMPLE_IDS = 300
 SANITY_TIMEOUT = 180.0
 WARMUP_SECONDS = 2.0
+STATISTICS_DELAY = 2.0
 
 
 @dataclass
@@ -82,8 +83,8 @@ class Measured:
     systems: list[str]
     cells: list[Cell] = field(default_factory=list)
     sameness: list[Sameness] = field(default_factory=list)
-    plans: dict[tuple[str, str], list[plans.Statement]] = field(default_factory=dict)
-    tenant_tables: set[str] = field(default_factory=set)
+    plans: dict[tuple[str, str], plans.Trace] = field(default_factory=dict)
+    tenant_tables: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -233,28 +234,45 @@ async def _trace(
     callers: Callers,
     options: Options,
     systems: Sequence[str],
-) -> dict[tuple[str, str], list[plans.Statement]]:
+) -> dict[tuple[str, str], plans.Trace]:
+    """One traced request per query and system, each after an untraced one of its own kind.
+
+    Statistics reach pg_stat_user_functions when the backend goes idle, at most once a second:
+    hence the pauses around each traced request.
+    """
     log = directory / "postgres" / "log"
-    traced: dict[tuple[str, str], list[plans.Statement]] = {}
+    traced: dict[tuple[str, str], plans.Trace] = {}
     servers = _start(owner_url, logs, [HUB, RAW], None)
     try:
         async with raw_connection(owner_url) as connection:
             await _refresh(connection, servers[HUB], callers)
-        for query in QUERIES:
-            for system in options.trace_systems:
-                if system not in servers:
-                    continue
-                server = servers[system]
-                request = requests_for(system, query, server.port, callers)[0]
-                await asyncio.to_thread(send_once, server.port, request, SANITY_TIMEOUT)
-                offset = plans.log_size(log)
-                try:
+            await asyncio.sleep(STATISTICS_DELAY)  # issuing tokens calls functions too
+            for query in QUERIES:
+                for system in options.trace_systems:
+                    server = servers[system]
+                    request = requests_for(system, query, server.port, callers)[0]
                     await asyncio.to_thread(send_once, server.port, request, SANITY_TIMEOUT)
-                except (OSError, RuntimeError) as error:
-                    print(f"trace of {system} {query} failed: {error}")
-                await asyncio.sleep(0.5)
-                traced[(system, query)] = plans.read_statements(log, offset)
-                print(f"traced {system} {query}: {len(traced[(system, query)])} statements")
+                    await asyncio.sleep(STATISTICS_DELAY)
+                    before = await plans.function_calls(connection)
+                    offset = plans.log_size(log)
+                    try:
+                        await asyncio.to_thread(send_once, server.port, request, SANITY_TIMEOUT)
+                    except (OSError, RuntimeError) as error:
+                        print(f"trace of {system} {query} failed: {error}", flush=True)
+                    await asyncio.sleep(STATISTICS_DELAY)
+                    after = await plans.function_calls(connection)
+                    calls = {
+                        name: count - before.get(name, 0)
+                        for name, count in after.items()
+                        if count > before.get(name, 0)
+                    }
+                    trace = plans.Trace(plans.read_statements(log, offset), calls)
+                    traced[(system, query)] = trace
+                    print(
+                        f"traced {system} {query}: {len(trace.statements)} statements, "
+                        f"{trace.buffers:,} buffers, calls {calls or 'none'}",
+                        flush=True,
+                    )
     finally:
         stop_all(list(servers.values()))
     return traced

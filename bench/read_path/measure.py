@@ -19,6 +19,7 @@ import math
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'hub_app'
 """
 _ACTIVITY = """
 SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
-       count(*) FILTER (WHERE state <> 'idle')
+       count(*) FILTER (WHERE state <> 'idle'),
+       coalesce(array_agg(wait_event) FILTER (WHERE wait_event_type = 'Lock'), '{}')
 FROM pg_stat_activity WHERE usename = 'hub_app'
 """
 _CANCEL = """
@@ -59,6 +61,7 @@ class Cell:
     statements: int = 0
     lock_waiters_max: int = 0
     lock_waiters_mean: float = 0.0
+    lock_kinds: dict[str, int] = field(default_factory=dict)
     cancelled: int = 0
     first_error: str | None = None
 
@@ -81,10 +84,11 @@ class Probe:
         value: int = await self.connection.fetchval(_STATEMENTS)
         return value
 
-    async def activity(self) -> tuple[int, int]:
-        """Backends of the application role waiting on a lock, and those not idle."""
+    async def activity(self) -> tuple[int, int, list[str]]:
+        """Backends of the application role waiting on a lock, those not idle, and the kinds
+        of lock waited on (pg_stat_activity's wait_event: transactionid, tuple, advisory...)."""
         row = await self.connection.fetchrow(_ACTIVITY)
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), list(row[2])
 
     async def cancel_active(self) -> int:
         cancelled: int = await self.connection.fetchval(_CANCEL)
@@ -141,12 +145,14 @@ async def run_cell(
     postgres_before = probe.postgres_cpu()
     app_before = server.cpu_seconds()
     samples: list[int] = []
+    kinds: Counter[str] = Counter()
     stop = asyncio.Event()
 
     async def sample() -> None:
         while not stop.is_set():
-            waiting, _ = await probe.activity()
+            waiting, _, waited_on = await probe.activity()
             samples.append(waiting)
+            kinds.update(waited_on)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -169,6 +175,7 @@ async def run_cell(
     cell.first_error = result["first_error"]
     cell.lock_waiters_max = max(samples, default=0)
     cell.lock_waiters_mean = statistics.fmean(samples) if samples else 0.0
+    cell.lock_kinds = dict(kinds)
     cell.cancelled = await settle(probe, server)
     return cell
 
@@ -178,7 +185,7 @@ async def settle(probe: Probe, server: Server, patience: float = 15.0) -> int:
     started = time.monotonic()
     cancelled = 0
     while time.monotonic() - started < patience + 30:
-        _, busy = await probe.activity()
+        _, busy, _ = await probe.activity()
         before = server.cpu_seconds()
         await asyncio.sleep(0.3)
         idle_server = server.cpu_seconds() - before < 0.03

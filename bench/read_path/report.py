@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -100,6 +101,13 @@ class Summary:
         return statistics.fmean(cell.lock_waiters_mean for cell in self.cells)
 
     @property
+    def lock_kinds(self) -> str:
+        kinds: Counter[str] = Counter()
+        for cell in self.cells:
+            kinds.update(cell.lock_kinds)
+        return ", ".join(kind for kind, _ in kinds.most_common(3))
+
+    @property
     def cancelled(self) -> int:
         return sum(cell.cancelled for cell in self.cells)
 
@@ -178,7 +186,7 @@ def render(report: Report) -> str:
         "## Figures",
         "",
         "| query | system | req/s (per round) | p50 ms | p95 ms | p99 ms | app CPU ms/req "
-        "| PostgreSQL CPU ms/req | statements/req | ok / errors / timeouts |",
+        "| PostgreSQL CPU ms/req | statements (round trips)/req | ok / errors / timeouts |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for query in QUERIES:
@@ -362,7 +370,9 @@ def _queueing(report: Report) -> tuple[str, bool | None]:
         parts.append(
             f"{query}: {_rate(one.rate)} req/s at 1 connection, {_rate(many.rate)} at "
             f"{connections}; backends waiting on a lock at most {many.lock_waiters_max} "
-            f"(mean {many.lock_waiters_mean:.1f})"
+            f"(mean {many.lock_waiters_mean:.1f}"
+            + (f", on {many.lock_kinds}" if many.lock_kinds else "")
+            + ")"
         )
         verdicts.append(many.lock_waiters_max <= 1 and many.rate >= 0.9 * one.rate > 0)
     if not verdicts:
@@ -449,8 +459,8 @@ def _concurrency(report: Report) -> list[str]:
         "a queue behind one lock shows as throughput that does not grow and as backends "
         "waiting on a lock (pg_stat_activity, sampled every 0.25 s).",
         "",
-        "| query | connections | req/s | p50 ms | p95 ms | lock waiters max / mean |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| query | connections | req/s | p50 ms | p95 ms | lock waiters max / mean | waited on |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for query in (OWNER_LIST, PARTNER_SEGMENT, PARTNER_ASSIGNED):
         for count in (1, connections):
@@ -460,7 +470,7 @@ def _concurrency(report: Report) -> list[str]:
             lines.append(
                 f"| {query} | {count} | {_rate(summary.rate)} | {_ms(summary.latency(0.5))} "
                 f"| {_ms(summary.latency(0.95))} | {summary.lock_waiters_max} / "
-                f"{summary.lock_waiters_mean:.1f} |"
+                f"{summary.lock_waiters_mean:.1f} | {summary.lock_kinds or '—'} |"
             )
     return [*lines, ""]
 

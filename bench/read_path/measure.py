@@ -63,6 +63,7 @@ class Cell:
     lock_waiters_mean: float = 0.0
     lock_kinds: dict[str, int] = field(default_factory=dict)
     cancelled: int = 0
+    settle_seconds: float = 0.0
     first_error: str | None = None
 
     @property
@@ -176,7 +177,9 @@ async def run_cell(
     cell.lock_waiters_max = max(samples, default=0)
     cell.lock_waiters_mean = statistics.fmean(samples) if samples else 0.0
     cell.lock_kinds = dict(kinds)
+    settling = time.monotonic()
     cell.cancelled = await settle(probe, server)
+    cell.settle_seconds = time.monotonic() - settling
     return cell
 
 

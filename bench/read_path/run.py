@@ -73,6 +73,7 @@ class Sameness:
     same_ids: bool
     same_fields: bool
     seconds: float
+    statements: float
     note: str = ""
 
 
@@ -110,7 +111,7 @@ async def measure(owner_url: str, dataset: Dataset, options: Options) -> Measure
         servers = _start(owner_url, logs, systems, options.node)
         try:
             await _refresh(connection, servers[HUB], callers)
-            result.sameness = _check_sameness(servers, callers, options.queries)
+            result.sameness = await _check_sameness(probe, servers, callers, options.queries)
             _print_sameness(result.sameness)
             for system in systems:
                 for query in (OWNER_LIST, ONE_BY_ID):
@@ -190,28 +191,35 @@ async def _refresh(connection: Any, hub: Server, callers: Callers) -> None:
         callers.grant_ids[query] = [str(row["id"]) for row in rows]
 
 
-def _check_sameness(
-    servers: dict[str, Server], callers: Callers, queries: Sequence[str]
+async def _check_sameness(
+    probe: Probe, servers: dict[str, Server], callers: Callers, queries: Sequence[str]
 ) -> list[Sameness]:
+    """Every system's rows for every query against the hub's, one request at a time; and, as
+    nothing else runs meanwhile, the statements (round trips) each request cost."""
     found = []
     for query in queries:
-        answers: dict[str, tuple[list[Row], float, str]] = {}
+        answers: dict[str, tuple[list[Row], float, float, str]] = {}
         for system, server in servers.items():
             requests = requests_for(system, query, server.port, callers)
             if query == ONE_BY_ID:
                 requests = requests[:20]
             rows: list[Row] = []
-            started = time.perf_counter()
             note = ""
+            statements = await probe.statements()
+            started = time.perf_counter()
             try:
                 for request in requests:
-                    rows += rows_of(system, send_once(server.port, request, SANITY_TIMEOUT))
+                    answer = await asyncio.to_thread(
+                        send_once, server.port, request, SANITY_TIMEOUT
+                    )
+                    rows += rows_of(system, answer)
             except (OSError, RuntimeError, KeyError, ValueError) as error:
                 note = f"no answer: {type(error).__name__}: {str(error)[:200]}"
             seconds = (time.perf_counter() - started) / len(requests)
-            answers[system] = (rows, seconds, note)
+            per_request = (await probe.statements() - statements) / len(requests)
+            answers[system] = (rows, seconds, per_request, note)
         reference = answers[HUB][0]
-        for system, (rows, seconds, note) in answers.items():
+        for system, (rows, seconds, per_request, note) in answers.items():
             same_ids = [row[0] for row in rows] == [row[0] for row in reference]
             found.append(
                 Sameness(
@@ -221,6 +229,7 @@ def _check_sameness(
                     same_ids and not note,
                     rows == reference and not note,
                     seconds,
+                    per_request,
                     note,
                 )
             )
@@ -283,7 +292,8 @@ def _print_sameness(found: list[Sameness]) -> None:
         verdict = "same rows" if entry.same_fields else "same ids" if entry.same_ids else "DIFFER"
         print(
             f"sameness {entry.query:<22} {entry.system:<12} {entry.rows:>3} rows {verdict}"
-            f" ({entry.seconds * 1000:.1f} ms one at a time) {entry.note}",
+            f" ({entry.seconds * 1000:.1f} ms, {entry.statements:.1f} statements one at a time)"
+            f" {entry.note}",
             flush=True,
         )
 
@@ -294,6 +304,7 @@ def _print_cell(cell: Cell) -> None:
         f"round {cell.round} {cell.query:<22} {cell.system:<12} c={cell.connections:<2} "
         f"{rate:8.1f} req/s ok={cell.ok} errors={cell.errors} timeouts={cell.timeouts}"
         + (f" cancelled={cell.cancelled}" if cell.cancelled else "")
+        + f" settled in {cell.settle_seconds:.1f} s"
         + (f" ({cell.first_error[:120]})" if cell.first_error else ""),
         flush=True,
     )

@@ -319,7 +319,11 @@ def _targets(report: Report) -> list[str]:
             queueing[1],
         )
     )
-    trips = {query: report.summary(main, HUB, query, connections).statements for query in QUERIES}
+    trips = {
+        entry.query: entry.statements
+        for entry in main.sameness
+        if entry.system == HUB and not entry.note
+    }
     worst = max((value for value in trips.values() if not math.isnan(value)), default=math.nan)
     rows.append(
         (
@@ -498,7 +502,9 @@ def _sameness(report: Report) -> list[str]:
         lines.append(
             f"| {entry.query} | {entry.system} | {entry.rows} "
             f"| {'yes' if entry.same_ids else 'NO'} | {'yes' if entry.same_fields else 'no'} "
-            f"| {_ms(entry.seconds * 1000)}" + (f" ({entry.note})" if entry.note else "") + " |"
+            f"| {_ms(entry.seconds * 1000)} | {entry.statements:.1f}"
+            + (f" ({entry.note})" if entry.note else "")
+            + " |"
         )
     return [*lines, ""]
 

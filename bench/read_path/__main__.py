@@ -17,7 +17,7 @@ from bench.harness import load_average
 from bench.read_path.dataset import SIZES, open_dataset
 from bench.read_path.report import Report, render
 from bench.read_path.run import Measured, Options, measure
-from bench.read_path.systems import HUB, OWNER_LIST, POSTGRAPHILE_DIR, RAW, find_node
+from bench.read_path.systems import HUB, OWNER_LIST, POSTGRAPHILE_DIR, find_node
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "read_path.md"
 
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             node=None,
             queries=(OWNER_LIST,),
             concurrency_check=False,
-            trace_systems=(HUB, RAW),
+            trace_systems=(HUB,),
         )
         for size in ("10k", "1m"):
             if size == args.size:

@@ -142,6 +142,48 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+# --- bulk rows -----------------------------------------------------------------------------
+
+# What a seeded customer or opportunity row holds, in order; every other column keeps its default.
+CUSTOMER_COLUMNS = (
+    "org_id",
+    "id",
+    "name",
+    "lifecycle_stage",
+    "region",
+    "consent_purposes",
+    "created_at",
+)
+OPPORTUNITY_COLUMNS = (
+    "org_id",
+    "id",
+    "customer_id",
+    "name",
+    "stage",
+    "amount",
+    "currency",
+    "probability",
+    "owner_user_id",
+    "assigned_partnership_id",
+    "source",
+    "created_at",
+)
+
+
+async def copy_customers(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Customer rows (CUSTOMER_COLUMNS) by COPY, as the database owner."""
+    await connection.copy_records_to_table(
+        "customers", records=rows, columns=list(CUSTOMER_COLUMNS)
+    )
+
+
+async def copy_opportunities(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Opportunity rows (OPPORTUNITY_COLUMNS) by COPY, as the database owner."""
+    await connection.copy_records_to_table(
+        "opportunities", records=rows, columns=list(OPPORTUNITY_COLUMNS)
+    )
+
+
 # --- parties -------------------------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.harness import (
     Party,
     commit,
+    copy_customers,
+    copy_opportunities,
     cpu,
     create_grant,
     graphql,
@@ -183,37 +185,8 @@ async def seed(owner_url: str, customers: int, opportunities: int) -> Seeded:
             )
         )
     async with raw_connection(owner_url) as connection:
-        await connection.copy_records_to_table(
-            "customers",
-            records=customer_rows,
-            columns=[
-                "org_id",
-                "id",
-                "name",
-                "lifecycle_stage",
-                "region",
-                "consent_purposes",
-                "created_at",
-            ],
-        )
-        await connection.copy_records_to_table(
-            "opportunities",
-            records=opportunity_rows,
-            columns=[
-                "org_id",
-                "id",
-                "customer_id",
-                "name",
-                "stage",
-                "amount",
-                "currency",
-                "probability",
-                "owner_user_id",
-                "assigned_partnership_id",
-                "source",
-                "created_at",
-            ],
-        )
+        await copy_customers(connection, customer_rows)
+        await copy_opportunities(connection, opportunity_rows)
         await connection.execute("ANALYZE")
     return Seeded(
         owner=owner,

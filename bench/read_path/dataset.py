@@ -33,6 +33,8 @@ from typing import Any
 
 from bench.harness import (
     Party,
+    copy_customers,
+    copy_opportunities,
     create_grant,
     make_parties,
     make_partnerships,
@@ -279,37 +281,8 @@ async def _copy_rows(
             )
         )
     async with raw_connection(owner_url) as connection:
-        await connection.copy_records_to_table(
-            "customers",
-            records=customer_rows,
-            columns=[
-                "org_id",
-                "id",
-                "name",
-                "lifecycle_stage",
-                "region",
-                "consent_purposes",
-                "created_at",
-            ],
-        )
-        await connection.copy_records_to_table(
-            "opportunities",
-            records=opportunity_rows,
-            columns=[
-                "org_id",
-                "id",
-                "customer_id",
-                "name",
-                "stage",
-                "amount",
-                "currency",
-                "probability",
-                "owner_user_id",
-                "assigned_partnership_id",
-                "source",
-                "created_at",
-            ],
-        )
+        await copy_customers(connection, customer_rows)
+        await copy_opportunities(connection, opportunity_rows)
 
 
 async def _make_grants(

@@ -28,13 +28,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
-from bench.partner_visibility import (
+from bench.harness import (
+    commit,
+    cpu,
     graphql,
-    make_grant,
+    raw_connection,
+    run_on_fresh_database,
     running_hub,
-    seed,
+    server_version,
     token,
+)
+from bench.partner_visibility import (
+    make_grant,
+    seed,
 )
 from hub.audit import disclosures
 from hub.db import app_role_url

@@ -23,12 +23,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
-from bench.partner_visibility import (
+from bench.harness import (
+    commit,
+    cpu,
     graphql,
+    raw_connection,
+    run_on_fresh_database,
     running_hub,
-    seed,
+    server_version,
     token,
+)
+from bench.partner_visibility import (
+    seed,
 )
 from hub.audit.chain import canonical, envelope
 from hub.db import app_role_url

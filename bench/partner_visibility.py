@@ -26,8 +26,8 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,22 +39,28 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.harness import commit, cpu, raw_connection, run_on_fresh_database, server_version
-from hub.access.actor import Role
-from hub.access.scopes import ALL_SCOPES
-from hub.app import create_app
-from hub.db import app_role_url, create_engine, session_factory
-from hub.orgs.clients import ClientCredentials, register_client
-from hub.orgs.models import Organisation, User
-from hub.partnerships.models import PartnerRole, Partnership, PartnershipStatus
-from hub.settings import Settings
+from bench.harness import (
+    Party,
+    commit,
+    copy_customers,
+    copy_opportunities,
+    cpu,
+    create_grant,
+    graphql,
+    make_parties,
+    make_partnerships,
+    raw_connection,
+    run_on_fresh_database,
+    running_hub,
+    server_version,
+    token,
+)
+from hub.db import app_role_url, create_engine
 from resolvers.ids import NodeType, encode_id
 
 RESULTS = Path(__file__).parent / "results" / "partner_visibility.md"
 
 LIST = "{ opportunities(first: 50) { edges { node { id name stage amount } } } }"
-CREATE_GRANT = """mutation ($input: CreateGrantInput!) { createGrant(input: $input) {
-    grant { id } userErrors { field message code } } }"""
 REVOKE_GRANT = """mutation ($id: ID!) { revokeGrant(input: {grantId: $id}) {
     grant { id } userErrors { field message code } } }"""
 
@@ -63,14 +69,6 @@ SEGMENT_REGION = "LATAM"
 SEGMENT_STAGE = "NEGOTIATION"
 REGIONS = ("EMEA", "AMER", "APAC")
 STAGES = ("PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION", "CLOSED_WON", "CLOSED_LOST")
-
-
-@dataclass
-class Party:
-    org_id: uuid.UUID
-    user_id: uuid.UUID
-    client: ClientCredentials
-    token: str = ""
 
 
 @dataclass
@@ -121,38 +119,12 @@ class Scenario:
 async def seed(owner_url: str, customers: int, opportunities: int) -> Seeded:
     """One owner, its partner and a second partner; customers and opportunities by COPY."""
     started = time.perf_counter()
-    engine = create_engine(owner_url, pool_size=1)
-    sessions = session_factory(engine)
-    parties: dict[str, Party] = {}
-    async with sessions() as session, session.begin():
-        for name in ("Bench Owner", "Bench Partner", "Bench Other Partner"):
-            slug = f"{name.lower().replace(' ', '-')}-{uuid.uuid4().hex[:6]}"
-            organisation = Organisation(name=name, slug=slug)
-            session.add(organisation)
-            await session.flush()
-            user = User(
-                org_id=organisation.id,
-                email=f"admin@{slug}.example",
-                display_name="Admin",
-                role=Role.ADMIN,
-            )
-            session.add(user)
-            await session.flush()
-            client = await register_client(session, organisation.id, "bench", sorted(ALL_SCOPES))
-            parties[name] = Party(organisation.id, user.id, client)
-        owner = parties["Bench Owner"]
-        partnerships = {}
-        for name in ("Bench Partner", "Bench Other Partner"):
-            row = Partnership(
-                org_id=owner.org_id,
-                partner_org_id=parties[name].org_id,
-                role=PartnerRole.DISTRIBUTOR,
-                status=PartnershipStatus.ACTIVE,
-            )
-            session.add(row)
-            await session.flush()
-            partnerships[name] = row.id
-    await engine.dispose()
+    parties = await make_parties(owner_url, ("Bench Owner", "Bench Partner", "Bench Other Partner"))
+    owner = parties["Bench Owner"]
+    made = await make_partnerships(
+        owner_url, owner, [parties["Bench Partner"], parties["Bench Other Partner"]]
+    )
+    partnerships = {"Bench Partner": made[0], "Bench Other Partner": made[1]}
 
     rng = random.Random(5)  # noqa: S311 - test data, not secrets
     now = datetime.now(UTC)
@@ -213,37 +185,8 @@ async def seed(owner_url: str, customers: int, opportunities: int) -> Seeded:
             )
         )
     async with raw_connection(owner_url) as connection:
-        await connection.copy_records_to_table(
-            "customers",
-            records=customer_rows,
-            columns=[
-                "org_id",
-                "id",
-                "name",
-                "lifecycle_stage",
-                "region",
-                "consent_purposes",
-                "created_at",
-            ],
-        )
-        await connection.copy_records_to_table(
-            "opportunities",
-            records=opportunity_rows,
-            columns=[
-                "org_id",
-                "id",
-                "customer_id",
-                "name",
-                "stage",
-                "amount",
-                "currency",
-                "probability",
-                "owner_user_id",
-                "assigned_partnership_id",
-                "source",
-                "created_at",
-            ],
-        )
+        await copy_customers(connection, customer_rows)
+        await copy_opportunities(connection, opportunity_rows)
         await connection.execute("ANALYZE")
     return Seeded(
         owner=owner,
@@ -260,51 +203,13 @@ async def seed(owner_url: str, customers: int, opportunities: int) -> Seeded:
 # --- requests ------------------------------------------------------------------------------
 
 
-async def token(http: httpx.AsyncClient, client: ClientCredentials) -> str:
-    response = await http.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client.client_id, client.client_secret),
-    )
-    response.raise_for_status()
-    value: str = response.json()["access_token"]
-    return value
-
-
-async def graphql(
-    http: httpx.AsyncClient, bearer: str, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    response = await http.post(
-        "/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {bearer}"},
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    if body.get("errors"):
-        raise RuntimeError(body)
-    return body
-
-
 async def listed_ids(http: httpx.AsyncClient, bearer: str) -> set[str]:
     body = await graphql(http, bearer, LIST)
     return {edge["node"]["id"] for edge in body["data"]["opportunities"]["edges"]}
 
 
 async def make_grant(http: httpx.AsyncClient, world: Seeded, **terms: Any) -> str:
-    values = {
-        "partnershipId": encode_id(NodeType.PARTNERSHIP, world.partnership_id),
-        "recordType": "OPPORTUNITIES",
-        "access": "READ",
-        "purpose": "SALES",
-        **terms,
-    }
-    body = await graphql(http, world.owner.token, CREATE_GRANT, {"input": values})
-    payload = body["data"]["createGrant"]
-    if payload["userErrors"]:
-        raise RuntimeError(payload)
-    grant_id: str = payload["grant"]["id"]
-    return grant_id
+    return await create_grant(http, world.owner.token, world.partnership_id, **terms)
 
 
 async def time_side_by_side(
@@ -395,16 +300,6 @@ async def live_grant_ids(owner_url: str, partner: uuid.UUID) -> list[uuid.UUID]:
 
 
 # --- the run -------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def running_hub(app_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(issuer="http://bench.local", audience="partner-hub")
-    application = create_app(settings, app_url)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-            yield http
 
 
 async def measure(

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     compiled_reads: bool = Field(
         default=True,
-        description="Answer hot read documents in one SQL statement (ADR 0017); off runs every "
+        description="Answer hot read documents in one SQL statement (ADR 0018); off runs every "
         "document through the resolvers.",
     )
     log_level: str = Field(default="INFO")

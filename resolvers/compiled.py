@@ -1,4 +1,4 @@
-"""Compiled reads (ADR 0017): the page or the record a planned document asks for, as JSON.
+"""Compiled reads (ADR 0018): the page or the record a planned document asks for, as JSON.
 
 Everything that could refuse the request (scope, page size, cursor, visibility composition)
 runs before the statement, so a refusal here leaves the generic path to answer it, exactly as

@@ -1,4 +1,4 @@
-"""Hot documents answered in one statement (ADR 0017), the rest left to strawberry.
+"""Hot documents answered in one statement (ADR 0018), the rest left to strawberry.
 
 A query whose one root field is `opportunities`, `customers` or `node`, and whose selection is
 fields and to-one relations of the core types (as `hub/<domain>/exposure.py` declares them),

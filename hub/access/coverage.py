@@ -1,4 +1,4 @@
-"""What live grants share, as SQL the planner can drive from an index (ADR 0008, ADR 0016).
+"""What live grants share, as SQL the planner can drive from an index (ADR 0008, ADR 0017).
 
 A partner reads an owner's rows through the share index (`hub.grants.shares`): one row per
 (owner, record, partner) naming the owner's grants that select the record, kept exact by

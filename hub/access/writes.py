@@ -40,7 +40,7 @@ async def insert_created(
     `creating_for` found behind the customer, never a client's say-so, and row-level security
     checks the grant again on INSERT. The row is read back by a statement of its own, not by
     INSERT … RETURNING: a partner may read the owner's row only through its share, which the
-    INSERT's own AFTER trigger makes (ADR 0016).
+    INSERT's own AFTER trigger makes (ADR 0017).
     """
     record_id = values.pop("id", None) or uuid.uuid4()
     await session.execute(

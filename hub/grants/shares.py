@@ -1,4 +1,4 @@
-"""The share index: which partner each live-able grant shares each record with (ADR 0016).
+"""The share index: which partner each live-able grant shares each record with (ADR 0017).
 
 A grant's selection, its purpose against the customer's consent, and a segment's customer rule
 are decided when a record, a customer or a grant changes, not when a partner reads: PostgreSQL

@@ -1,6 +1,6 @@
 """The share index: what each grant shares is decided on writes, and partner reads look it up.
 
-ADR 0016. Measured (issue 13): a distributor's list over a 30,000-opportunity segment took 4-6 s,
+ADR 0017. Measured (issue 13): a distributor's list over a 30,000-opportunity segment took 4-6 s,
 because the SELECT policy called `hub_shares_opportunity` (SECURITY DEFINER, opaque to the
 planner) on every candidate row and the access layer re-derived the grant's customers on every
 request. Now `opportunity_shares`, `case_shares` and `customer_shares` hold one row per (owner,

@@ -1,6 +1,6 @@
 """The share index answers exactly what the grants' terms decide, after every kind of change.
 
-The partner wall reads the share index (ADR 0016); before it, the wall evaluated each grant's
+The partner wall reads the share index (ADR 0017); before it, the wall evaluated each grant's
 terms row by row (`hub_shares_opportunity` and its siblings, which stay for writes). Here both
 are asked, for every row of an owner and each of its partners, after each of a long random run
 of changes made as the database owner (so only the triggers keep the index): records moved in

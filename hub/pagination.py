@@ -96,6 +96,8 @@ class Listing(Generic[M]):
     statement: Select[M]
     order: Sequence[SQLColumnExpression[Any]]
     descending: bool
+    # The last order key, unique per row: the record's id, or the share index's copy of it.
+    id: SQLColumnExpression[Any] | None = None
 
 
 def page_statement(listing: Listing[M], page: PageRequest) -> Select[Any]:
@@ -107,7 +109,8 @@ def page_statement(listing: Listing[M], page: PageRequest) -> Select[Any]:
     """
     check_page_size(page)
     model = listing.model
-    keys: list[SQLColumnExpression[Any]] = [*listing.order, model.id]
+    unique = listing.id if listing.id is not None else model.id
+    keys: list[SQLColumnExpression[Any]] = [*listing.order, unique]
     labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
     statement = listing.statement
     if page.after is not None:

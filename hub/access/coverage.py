@@ -219,10 +219,28 @@ def shared(model: type[TenantModel], grants: Sequence[ReceivedGrant]) -> ColumnE
     return and_(condition, index.only()) if index.only is not None else condition
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A SELECT of rows for an ordered page, and the columns its order keys are read from.
+
+    Where rows come through the share index, the index's copies of the order keys (and the
+    record's id) are the ones to order by: PostgreSQL then reads the page from the index in
+    order and stops after it. `key` gives, for a column of the record, the column to order by.
+    """
+
+    statement: Select[Any]
+    keys: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
+
+    def key(self, column: Any) -> Any:
+        """The column to order by for `column` (any other expression as it is)."""
+        name = getattr(column, "key", None)
+        return self.keys.get(name, column) if isinstance(name, str) else column
+
+
 def listed(
     model: type[TenantModel], grants: Sequence[ReceivedGrant], own: uuid.UUID | None
-) -> Select[Any]:
-    """A SELECT of `model` rows for an ordered page: `own`'s rows and those `grants` share.
+) -> Listed:
+    """`own`'s rows and those `grants` share, for an ordered page.
 
     Shared rows are driven from the partner's share index in the order of its copied keys, own
     rows from the owner's index; with both, the two ordered streams are merged. Either way the
@@ -230,26 +248,29 @@ def listed(
     """
     index = SHARED[model]
     share = index.share
-    keys = [share.org_id, index.shared, *(getattr(share, name) for name in index.order)]
-    shared_keys = select(*keys).where(
+    names = ["org_id", "id", *index.order.values()]
+    shared_keys = select(
+        share.org_id,
+        index.shared.label("id"),
+        *(getattr(share, name).label(index.order[name]) for name in index.order),
+    ).where(
         share.partner_org_id == grants[0].partner_org_id,
         share.org_id.in_(_owners(grants)),
         share.grant_ids.overlap(_grant_ids(grants)),
     )
     if own is not None:
         own_keys = select(
-            model.org_id, index.key, *(getattr(model, name) for name in index.order.values())
+            model.org_id,
+            index.key.label("id"),
+            *(getattr(model, name) for name in index.order.values()),
         ).where(model.org_id == own)
         visible = union_all(own_keys, shared_keys).subquery("visible")
     else:
         visible = shared_keys.subquery("visible")
-    columns = list(visible.c)
-    on = [model.org_id == columns[0], index.key == columns[1]]
-    on.extend(
-        getattr(model, name) == column
-        for name, column in zip(index.order.values(), columns[2:], strict=True)
+    statement = select(model).join(
+        visible, and_(model.org_id == visible.c.org_id, index.key == visible.c.id)
     )
-    return select(model).join(visible, and_(*on))
+    return Listed(statement, {name: visible.c[name] for name in names[1:]})
 
 
 # --- the same pieces one by one, on the owner's own rows ------------------------------------

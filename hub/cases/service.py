@@ -96,7 +96,8 @@ async def case_listing(
 ) -> Listing[Case]:
     """The cases the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CASES_READ)
-    statement = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
+    listed = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
+    statement = listed.statement
     if where.status is not None:
         statement = statement.where(Case.status == where.status)
     if where.priority is not None:
@@ -107,7 +108,13 @@ async def case_listing(
         statement = statement.where(Case.assignee_user_id == where.assignee_user_id)
     if where.search:
         statement = statement.where(contains_text(Case.subject, where.search))
-    return Listing(Case, statement, [_ORDER_COLUMNS[order.field]], order.descending)
+    return Listing(
+        Case,
+        statement,
+        [listed.key(_ORDER_COLUMNS[order.field])],
+        order.descending,
+        listed.key(Case.id),
+    )
 
 
 async def get_many(

@@ -95,14 +95,21 @@ async def customer_listing(
 ) -> Listing[Customer]:
     """The customers the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    statement = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
+    listed = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
+    statement = listed.statement
     if where.region is not None:
         statement = statement.where(Customer.region == where.region)
     if where.lifecycle_stage is not None:
         statement = statement.where(Customer.lifecycle_stage == where.lifecycle_stage)
     if where.search:
         statement = statement.where(contains_text(Customer.name, where.search))
-    return Listing(Customer, statement, [_ORDER_COLUMNS[order.field]], order.descending)
+    return Listing(
+        Customer,
+        statement,
+        [listed.key(_ORDER_COLUMNS[order.field])],
+        order.descending,
+        listed.key(Customer.id),
+    )
 
 
 async def select_one_visible(

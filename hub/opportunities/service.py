@@ -97,7 +97,8 @@ async def opportunity_listing(
 ) -> Listing[Opportunity]:
     """The opportunities the actor may list, filtered and ordered: what a page is taken from."""
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
-    statement = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
+    listed = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
+    statement = listed.statement
     if where.stage is not None:
         statement = statement.where(Opportunity.stage == where.stage)
     if where.owner_user_id is not None:
@@ -106,7 +107,13 @@ async def opportunity_listing(
         statement = statement.where(Opportunity.customer_id == where.customer_id)
     if where.search:
         statement = statement.where(contains_text(Opportunity.name, where.search))
-    return Listing(Opportunity, statement, [_ORDER_COLUMNS[order.field]], order.descending)
+    return Listing(
+        Opportunity,
+        statement,
+        [listed.key(_ORDER_COLUMNS[order.field])],
+        order.descending,
+        listed.key(Opportunity.id),
+    )
 
 
 async def select_one_visible(

@@ -521,6 +521,9 @@ def upgrade() -> None:
     )
     for table, condition in _READ_POLICIES:
         _read_policy(table, condition)
+    # The planner chooses a partner's plan from these statistics (the share index in order).
+    for table, _, _, _ in _SHARES:
+        op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:

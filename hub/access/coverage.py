@@ -267,8 +267,14 @@ def listed(
         visible = union_all(own_keys, shared_keys).subquery("visible")
     else:
         visible = shared_keys.subquery("visible")
+    # Joined on the record's id, its organisation among those read: the owners' primary keys
+    # serve the lookup, and the planner estimates the join from the id alone (an equality with
+    # the union's `org_id`, whose distinct values it cannot know, made it expect a few rows
+    # and sort the whole share instead of reading the index in order). Ids are unique across
+    # organisations (random uuids), so the join pairs each key with its own row.
+    organisations = sorted({*(_owners(grants)), *([own] if own is not None else [])})
     statement = select(model).join(
-        visible, and_(model.org_id == visible.c.org_id, index.key == visible.c.id)
+        visible, and_(model.org_id.in_(organisations), index.key == visible.c.id)
     )
     return Listed(statement, {name: visible.c[name] for name in names[1:]})
 

@@ -31,6 +31,7 @@ from hub import access
 from hub.access import Actor, Scope
 from hub.audit.models import AuditEvent, AuditEventRecord
 from hub.audit.record import EventType
+from hub.audit.sealer import seal_own
 from hub.errors import InvalidInput, UserErrorCode
 from hub.pagination import PageRequest, check_page_size
 from hub.validation import Checks
@@ -137,9 +138,11 @@ async def _page(
 
     A record's events in the caller's own chain come from their own index (`by_record_index`);
     in the events an organisation acted in elsewhere, from the record ids of those events.
+    Disclosures still waiting to be sealed into the chains read are sealed first (ADR 0016).
     """
     check_page_size(page)
     _check(where)
+    await seal_own(session)
     occurred_at: InstrumentedAttribute[datetime] = AuditEvent.created_at
     event_id: InstrumentedAttribute[uuid.UUID] = AuditEvent.id
     if where.record_id is not None and by_record_index:

@@ -14,8 +14,10 @@ of one owner queued on that one row, and readers of the same records on the inde
   the actor of. Nobody updates a row or truncates the table; only `hub_ledger` (the sealer)
   deletes, and a guard trigger refuses everyone else, the database owner included.
 - `hub_audit_link` is the one place an event enters a chain: it stores the event's columns from
-  its document at the next `seq`, links it from the digest, and folds a disclosure into the
-  index. `hub_audit_append` now calls it (what it does is unchanged).
+  its document at the next `seq` and links it from the digest. `hub_audit_fold` then folds the
+  disclosures among the events just linked into the index in one statement, a row per subject,
+  partner, grant and field however many events carry it (what `20261206_disclosure_records`
+  folds, and as it does). `hub_audit_append` now calls both (what it does is unchanged).
 - `hub_audit_seal(max_rows)` (SECURITY DEFINER, owned by `hub_ledger`) seals up to `max_rows`
   pending rows, oldest owners first, each owner's in id order: it takes the owner's chain head
   with `FOR UPDATE SKIP LOCKED` (a head another sealer or an append holds is skipped this round,
@@ -47,53 +49,62 @@ depends_on: str | Sequence[str] | None = None
 
 _TABLE = "audit_pending_disclosures"
 
-# One event into a chain: its columns from its document, linked from its digest, a disclosure
-# folded into the index (every record group that names its customers, as of
-# 20261206_disclosure_records). The caller holds the chain's head lock and moves the head.
+# One event into a chain: its columns from its document, linked from its digest. The caller
+# holds the chain's head lock, moves the head and folds the disclosures in.
 _LINK = """
 CREATE FUNCTION hub_audit_link(chain uuid, seq bigint, previous bytea, event jsonb, digest bytea)
 RETURNS bytea
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
     link bytea := sha256(previous || int8send(seq) || digest);
-    actor uuid := (event->>'actor_org_id')::uuid;
 BEGIN
     INSERT INTO audit_events (
         org_id, id, seq, hash, type, actor_org_id, actor_user_id, actor_client_id,
         request_id, source_address, record_ids, details, created_at
     ) VALUES (
-        chain, (event->>'id')::uuid, seq, link, event->>'type', actor,
+        chain, (event->>'id')::uuid, seq, link, event->>'type', (event->>'actor_org_id')::uuid,
         (event->>'actor_user_id')::uuid, event->>'actor_client_id', event->>'request_id',
         (event->>'source_address')::inet,
         ARRAY(SELECT jsonb_array_elements_text(event->'record_ids'))::uuid[],
         event->'details', (event->>'created_at')::timestamptz
     );
-    IF event->>'type' = 'disclosure' THEN
-        INSERT INTO disclosures AS d (
-            org_id, subject_id, partner_org_id, grant_id, field, customer_id,
-            subject_kind, purpose, first_at, last_at, times
-        )
-        SELECT DISTINCT ON (r.id, g.value->>'grant_id', f.field)
-            chain, r.id::uuid, actor, (g.value->>'grant_id')::uuid, f.field,
-            r.customer_id::uuid, s.value->>'kind', g.value->>'purpose',
-            (event->>'created_at')::timestamptz, (event->>'created_at')::timestamptz, 1
-        FROM jsonb_array_elements(event->'details'->'grants') g,
-            jsonb_array_elements(g.value->'records') s,
-            ROWS FROM (
-                jsonb_array_elements_text(s.value->'ids'),
-                jsonb_array_elements_text(s.value->'customer_ids')
-            ) r(id, customer_id),
-            jsonb_array_elements_text(s.value->'fields') f(field)
-        WHERE s.value ? 'customer_ids'
-        ORDER BY r.id, g.value->>'grant_id', f.field
-        ON CONFLICT (org_id, subject_id, partner_org_id, grant_id, field) DO UPDATE
-            SET last_at = greatest(d.last_at, excluded.last_at), times = d.times + 1;
-    END IF;
     RETURN link;
 END
 $$
 """
 _LINK_SIGNATURE = "hub_audit_link(uuid, bigint, bytea, jsonb, bytea)"
+
+# The disclosures of `chain` after `after_seq` (just linked, under the head lock) folded into
+# the index: every record group that names its customers (20261206_disclosure_records), one
+# row per subject, partner, grant and field, counting each event that carries it once.
+_FOLD = """
+CREATE FUNCTION hub_audit_fold(chain uuid, after_seq bigint) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, public AS $$
+INSERT INTO disclosures AS d (
+    org_id, subject_id, partner_org_id, grant_id, field, customer_id,
+    subject_kind, purpose, first_at, last_at, times
+)
+SELECT chain, r.id::uuid, e.actor_org_id, (g.value->>'grant_id')::uuid, f.field,
+       min(r.customer_id)::uuid, min(s.value->>'kind'), min(g.value->>'purpose'),
+       min(e.created_at), max(e.created_at), count(DISTINCT e.id)
+FROM audit_events e,
+    jsonb_array_elements(e.details->'grants') g,
+    jsonb_array_elements(g.value->'records') s,
+    ROWS FROM (
+        jsonb_array_elements_text(s.value->'ids'),
+        jsonb_array_elements_text(s.value->'customer_ids')
+    ) r(id, customer_id),
+    jsonb_array_elements_text(s.value->'fields') f(field)
+WHERE e.org_id = chain AND e.seq > after_seq AND e.type = 'disclosure'
+  AND s.value ? 'customer_ids'
+GROUP BY r.id, e.actor_org_id, g.value->>'grant_id', f.field
+ON CONFLICT (org_id, subject_id, partner_org_id, grant_id, field) DO UPDATE
+    SET first_at = least(d.first_at, excluded.first_at),
+        last_at = greatest(d.last_at, excluded.last_at),
+        times = d.times + excluded.times
+$$
+"""
+_FOLD_SIGNATURE = "hub_audit_fold(uuid, bigint)"
 
 _APPEND = """
 CREATE OR REPLACE FUNCTION hub_audit_append(chain uuid, events text[]) RETURNS void
@@ -105,12 +116,15 @@ DECLARE
     actor uuid;
     head_seq bigint;
     head_hash bytea;
+    first_seq bigint;
+    disclosed boolean := false;
 BEGIN
     INSERT INTO audit_chain_heads (org_id, seq, hash)
         VALUES (chain, 0, decode(repeat('00', 32), 'hex'))
         ON CONFLICT (org_id) DO NOTHING;
     SELECT h.seq, h.hash INTO head_seq, head_hash
         FROM audit_chain_heads h WHERE h.org_id = chain FOR UPDATE;
+    first_seq := head_seq;
     FOREACH document IN ARRAY events LOOP
         event := document::jsonb;
         actor := (event->>'actor_org_id')::uuid;
@@ -128,7 +142,11 @@ BEGIN
         head_seq := head_seq + 1;
         head_hash := hub_audit_link(
             chain, head_seq, head_hash, event, sha256(convert_to(document, 'UTF8')));
+        disclosed := disclosed OR event->>'type' = 'disclosure';
     END LOOP;
+    IF disclosed THEN
+        PERFORM hub_audit_fold(chain, first_seq);
+    END IF;
     UPDATE audit_chain_heads SET seq = head_seq, hash = head_hash WHERE org_id = chain;
 END
 $$
@@ -181,8 +199,9 @@ $$
 
 # The caller holds `chain`'s head lock, which guards the chain's pending rows as well: they
 # go into the chain in id order (all of them when `max_rows` is NULL), linked by the digest
-# stored at insert, and are deleted. A row deleted meanwhile by anyone else (which the head
-# lock rules out) would undo the whole seal rather than chain an event twice.
+# stored at insert, are folded into the index together, and are deleted. A row deleted
+# meanwhile by anyone else (which the head lock rules out) would undo the whole seal rather
+# than chain an event twice.
 _SEAL_CHAIN = """
 CREATE FUNCTION hub_audit_seal_chain(chain uuid, max_rows integer) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
@@ -204,6 +223,7 @@ BEGIN
         sealed := sealed || waiting.id;
     END LOOP;
     IF cardinality(sealed) > 0 THEN
+        PERFORM hub_audit_fold(chain, head_seq - cardinality(sealed));
         DELETE FROM audit_pending_disclosures p WHERE p.org_id = chain AND p.id = ANY(sealed);
         GET DIAGNOSTICS removed = ROW_COUNT;
         IF removed <> cardinality(sealed) THEN
@@ -327,6 +347,8 @@ def _owned_by_ledger(signature: str, *, definer: bool, callers: str | None) -> N
 def _functions() -> None:
     op.execute(_LINK)
     _owned_by_ledger(_LINK_SIGNATURE, definer=False, callers=None)
+    op.execute(_FOLD)
+    _owned_by_ledger(_FOLD_SIGNATURE, definer=False, callers=None)
     op.execute(_APPEND)
     op.execute(_TAKE)
     _owned_by_ledger("hub_audit_take_disclosure()", definer=True, callers=None)
@@ -387,4 +409,5 @@ def downgrade() -> None:
     op.drop_table(_TABLE)
     op.execute("DROP FUNCTION hub_audit_pending_guard()")
     op.execute("DROP FUNCTION hub_audit_take_disclosure()")
+    op.execute(f"DROP FUNCTION {_FOLD_SIGNATURE}")
     op.execute(f"DROP FUNCTION {_LINK_SIGNATURE}")

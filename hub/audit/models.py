@@ -3,8 +3,9 @@ the index of events by the records they concern, and the disclosures waiting to 
 
 Events that no organisation can be trusted to own (a forged token, an unknown client) are kept
 under `HUB_ORG`, the hub's own id, so every event still has an `org_id` to lead its key.
-Rows are written only by `hub_audit_append` (migration 20261127_audit_ledger), never through
-these classes; they are here to be read.
+Rows are written only by the ledger's functions (`hub_audit_append`, migration
+20261127_audit_ledger, and the sealers of waiting disclosures, 20261206_disclosure_sealing),
+never through these classes; they are here to be read.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from hub.settings import Settings
 from tests import tokens
 from tests.api.test_record_events import CREATE_CUSTOMER
 from tests.audit.test_access_trail import trail
+from tests.audit.test_ledger import tamper
 from tests.factories import Factory
 from tests.privacy.world import ERASE, EXPORT
 from tests.retention.ledger import set_policy
@@ -398,11 +399,8 @@ async def test_not_even_the_database_owner_changes_a_waiting_disclosure(
 
 
 async def tamper_waiting(owner_engine: AsyncEngine, statement: str, **values: object) -> None:
-    """What only the database owner can do: switch the guard off, change a row, switch it on."""
-    async with owner_engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE audit_pending_disclosures DISABLE TRIGGER USER"))
-        await connection.execute(text(statement), values)
-        await connection.execute(text("ALTER TABLE audit_pending_disclosures ENABLE TRIGGER USER"))
+    """A waiting disclosure changed as only the database owner can, its guard switched off."""
+    await tamper(owner_engine, statement, table="audit_pending_disclosures", **values)
 
 
 async def test_verify_names_an_edited_waiting_disclosure_and_sealing_keeps_the_evidence(

@@ -9,7 +9,9 @@ Pages are keyset pages on (created_at, id), newest first, taken from the index
 (org_id, created_at, id), or for one record's events from `audit_event_records` (the GIN index
 on `record_ids` is out of the application role's reach: see `AuditEventRecord`), joined to their
 events by primary key. The cursor carries the last event's position itself, so a page costs one
-statement whatever the ledger's size, and walking every page meets each event once.
+statement whatever the ledger's size, and walking every page meets each event once. Before it,
+one more seals the partners' disclosures still waiting for the chains read (ADR 0016), so the
+trail holds every read committed before the request.
 """
 
 from __future__ import annotations

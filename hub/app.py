@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -24,6 +25,7 @@ from auth.resource import ResourceServer
 from auth.server import HubAuthorizationServer
 from auth.sign_in import sign_in_routes
 from auth.tokens import KeyRing
+from hub.audit.sealer import run_sealer
 from hub.body_limit import BodySizeLimitMiddleware
 from hub.db import create_engine, session_factory
 from hub.graphql_http import GraphQLEndpoint
@@ -122,9 +124,18 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal runtime
         runtime = await _start_runtime(settings, app_url)
+        sealing = (
+            asyncio.create_task(run_sealer(runtime.sessions, settings.seal_interval_seconds))
+            if settings.seal_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sealing is not None:
+                sealing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sealing
             await runtime.engine.dispose()
             runtime = None
 

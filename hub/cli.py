@@ -1,4 +1,4 @@
-"""`hub`: serve, migrate, seed the demo, rotate keys, verify the ledger, apply retention."""
+"""`hub`: serve, migrate, seed the demo, rotate keys, verify and seal the ledger, retention."""
 
 from __future__ import annotations
 
@@ -247,6 +247,13 @@ def audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return _on_database(args, settings, lambda url: verify_chains(url, args.org))
 
 
+def audit_seal(args: argparse.Namespace, settings: Settings) -> int:
+    """Seal every disclosure waiting now into its owner's chain (hub processes do it too)."""
+    from hub.maintenance import seal_disclosures
+
+    return _on_database(args, settings, seal_disclosures)
+
+
 def retention_run(args: argparse.Namespace, settings: Settings) -> int:
     """Apply every organisation's retention policy (or one's); 1 if a chain did not verify."""
     from hub.maintenance import apply_retention
@@ -315,13 +322,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_parser.add_argument("--output", help="file to write (default: standard output)")
 
+    audit = group(commands, "audit", "the audit ledger")
     verify_parser = maintenance(
-        group(commands, "audit", "the audit ledger"),
+        audit,
         "verify",
-        "prove every organisation's hash chain (exit 1 at a broken link)",
+        "prove every organisation's hash chain and waiting disclosures (exit 1 at a break)",
         audit_verify,
     )
     verify_parser.add_argument("--org", help="only this organisation (id or slug)")
+    maintenance(
+        audit,
+        "seal",
+        "seal every waiting disclosure into its owner's chain",
+        audit_seal,
+    )
 
     run_parser = maintenance(
         group(commands, "retention", "retention policies"),

@@ -1,4 +1,4 @@
-"""What `hub audit verify` and `hub retention run` do, on the owner's connection.
+"""What `hub audit verify`, `hub audit seal` and `hub retention run` do, on the owner's connection.
 
 Each organisation gets its own transaction: a proof reads one consistent snapshot (REPEATABLE
 READ, read only), and a retention run commits or fails per organisation. On a terminal a
@@ -14,7 +14,15 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.audit.models import HUB_ORG
-from hub.audit.verify import ChainReport, chain_length, chains, verify_chain
+from hub.audit.sealer import seal_everything
+from hub.audit.verify import (
+    ChainReport,
+    UnsealedReport,
+    chain_length,
+    chains,
+    verify_chain,
+    verify_unsealed,
+)
 from hub.db import create_engine, session_factory
 from hub.errors import HubError
 from hub.orgs.lookup import find_organisation
@@ -38,15 +46,30 @@ async def verify_chains(owner_url: str, org: str | None) -> int:
             targets = [await _resolve(session, org)] if org else await chains(session)
         broken = 0
         for org_id in targets:
-            report = await _verify_one(sessions, org_id, names)
-            print(_verified(report, names), flush=True)
-            broken += 0 if report.intact else 1
+            report, unsealed = await _verify_one(sessions, org_id, names)
+            print(_verified(report, unsealed, names), flush=True)
+            broken += 0 if report.intact and unsealed.intact else 1
     finally:
         await engine.dispose()
     if broken:
         print(f"{broken} of {len(targets)} chains broken")
         return 1
     print(f"{len(targets)} chain{'s' if len(targets) != 1 else ''} intact")
+    return 0
+
+
+async def seal_disclosures(owner_url: str) -> int:
+    """Seal every disclosure waiting now; 1 if some stayed behind chains others held."""
+    engine = create_engine(owner_url, pool_size=1)
+    try:
+        sealed, left = await seal_everything(session_factory(engine))
+    finally:
+        await engine.dispose()
+    count = f"sealed {sealed} disclosure{'s' if sealed != 1 else ''}"
+    if left:
+        print(f"{count}; {left} still waiting: their chains stayed locked")
+        return 1
+    print(f"{count}; none waiting")
     return 0
 
 
@@ -76,12 +99,15 @@ async def apply_retention(owner_url: str, org: str | None) -> int:
 
 async def _verify_one(
     sessions: async_sessionmaker[AsyncSession], org_id: uuid.UUID, names: dict[uuid.UUID, str]
-) -> ChainReport:
+) -> tuple[ChainReport, UnsealedReport]:
+    """The chain and the disclosures waiting for it, in one snapshot: a row the sealer moves
+    meanwhile is proved in one place or the other, never in both or neither."""
     async with sessions() as session, session.begin():
         await session.execute(_SNAPSHOT)
         total = await chain_length(session, org_id)
         with progress(f"verify {names.get(org_id, org_id)}", total) as tracker:
-            return await verify_chain(session, org_id, progress=tracker.advance)
+            report = await verify_chain(session, org_id, progress=tracker.advance)
+        return report, await verify_unsealed(session, org_id)
 
 
 async def _names(session: AsyncSession) -> dict[uuid.UUID, str]:
@@ -106,15 +132,26 @@ def _range(report: ChainReport) -> str:
     return f"from {start} to head {report.head}"
 
 
-def _verified(report: ChainReport, names: dict[uuid.UUID, str]) -> str:
+def _verified(report: ChainReport, unsealed: UnsealedReport, names: dict[uuid.UUID, str]) -> str:
     label = f"{names.get(report.org_id, '?')} ({report.org_id})"
-    if report.broken is None:
-        return f"{label}: intact, {report.events} events proved {_range(report)}"
-    event = report.broken.event_id or "-"
-    return (
-        f"{label}: BROKEN at event {report.broken.seq} (event id {event}): "
-        f"{report.broken.reason}; {report.events} events proved before it, {_range(report)}"
+    if report.broken is not None:
+        event = report.broken.event_id or "-"
+        return (
+            f"{label}: BROKEN at event {report.broken.seq} (event id {event}): "
+            f"{report.broken.reason}; {report.events} events proved before it, {_range(report)}"
+        )
+    proved = f"{report.events} events proved {_range(report)}"
+    if unsealed.broken is not None:
+        broken = unsealed.broken
+        return (
+            f"{label}: BROKEN at unsealed disclosure {broken.pending_id} (event id "
+            f"{broken.event_id}): {broken.reason}; chain intact, {proved}, "
+            f"{unsealed.disclosures} unsealed disclosures proved before it"
+        )
+    waiting = (
+        f", {unsealed.disclosures} unsealed disclosures proved" if unsealed.disclosures else ""
     )
+    return f"{label}: intact, {proved}{waiting}"
 
 
 def _applied(outcome: RetentionOutcome, names: dict[uuid.UUID, str]) -> str:

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50)
     max_page_size: int = Field(default=100, ge=1, le=100)
     pool_size: int = Field(default=10, ge=1)
+    seal_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often each process seals waiting disclosures into the chains (0: never).",
+    )
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     compiled_reads: bool = Field(
         default=True,

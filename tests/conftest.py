@@ -50,7 +50,9 @@ def postgres() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(issuer="http://hub.test", audience="partner-hub")
+    """No background sealing in the shared app: a test seals when it means to (tests/audit/
+    test_sealing.py runs an app of its own with the background sealer on)."""
+    return Settings(issuer="http://hub.test", audience="partner-hub", seal_interval_seconds=0)
 
 
 @pytest.fixture(scope="session")

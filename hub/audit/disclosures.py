@@ -3,10 +3,12 @@
 The access layer notes each record it hands to a partner (`note`): whose it is, under which live
 grants, which of its fields the partner gets masked and which it does not get at all. The
 GraphQL layer says which fields the operation selected on each type (`note_selection`). When
-the transaction commits, the notes become one `disclosure` event per owner, in the owner's
-chain, listing per grant and purpose the record ids and the fields that crossed; the ledger
-folds each into the disclosure index in the same statement. A request that fails writes
-nothing, and so discloses nothing.
+the transaction commits, the notes become one `disclosure` event per owner, listing per grant
+and purpose the record ids and the fields that crossed, written in that transaction to
+`audit_pending_disclosures` in one statement that takes no lock any other reader waits on
+(ADR 0016). The sealer then chains each into its owner's chain and folds it into the
+disclosure index. A request that fails writes nothing, and so discloses nothing; a disclosure
+that cannot be written fails the commit, and so the response.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.types import Text
 
+from hub.audit.chain import canonical
 from hub.audit.ledger import before_append
-from hub.audit.record import Event, EventType, enqueue
+from hub.audit.record import Event, EventType, document_of
 
 if TYPE_CHECKING:
     from hub.access.actor import Actor
@@ -29,6 +35,11 @@ if TYPE_CHECKING:
 _LOG = "hub.audit.disclosures"
 
 MASKED_SUFFIX = " (masked)"
+
+# The row takes everything else from the document (a trigger), the digest included.
+_WAIT_FOR_SEALING = text(
+    "INSERT INTO audit_pending_disclosures (document) SELECT unnest(:documents)"
+).bindparams(bindparam("documents", type_=ARRAY(Text())))
 
 
 @dataclass(frozen=True)
@@ -86,25 +97,26 @@ def _record_disclosures(session: Session) -> None:
     by_owner: dict[uuid.UUID, list[Disclosed]] = defaultdict(list)
     for item in log.records.values():
         by_owner[item.owner_id].append(item)
+    documents: list[str] = []
     for owner_id in sorted(by_owner):
         items = by_owner[owner_id]
         grants = _per_grant(items, log.selection)
         if not grants:
             continue
-        enqueue(
-            session,
-            Event(
-                type=EventType.DISCLOSURE,
-                org_id=owner_id,
-                actor_org_id=log.actor.org_id,
-                client_id=log.actor.client_id,
-                user_id=log.actor.user_id,
-                request_id=log.actor.request_id,
-                source_address=log.actor.source_address,
-                record_ids=sorted({item.record_id for item in items}),
-                details={"partner_org_id": str(log.actor.org_id), "grants": grants},
-            ),
+        event = Event(
+            type=EventType.DISCLOSURE,
+            org_id=owner_id,
+            actor_org_id=log.actor.org_id,
+            client_id=log.actor.client_id,
+            user_id=log.actor.user_id,
+            request_id=log.actor.request_id,
+            source_address=log.actor.source_address,
+            record_ids=sorted({item.record_id for item in items}),
+            details={"partner_org_id": str(log.actor.org_id), "grants": grants},
         )
+        documents.append(canonical(document_of(event)))
+    if documents:
+        session.execute(_WAIT_FOR_SEALING, {"documents": documents})
 
 
 def _per_grant(

@@ -9,7 +9,9 @@ Pages are keyset pages on (created_at, id), newest first, taken from the index
 (org_id, created_at, id), or for one record's events from `audit_event_records` (the GIN index
 on `record_ids` is out of the application role's reach: see `AuditEventRecord`), joined to their
 events by primary key. The cursor carries the last event's position itself, so a page costs one
-statement whatever the ledger's size, and walking every page meets each event once.
+statement whatever the ledger's size, and walking every page meets each event once. Before it,
+one more seals the partners' disclosures still waiting for the chains read (ADR 0016), so the
+trail holds every read committed before the request.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from hub import access
 from hub.access import Actor, Scope
 from hub.audit.models import AuditEvent, AuditEventRecord
 from hub.audit.record import EventType
+from hub.audit.sealer import seal_own
 from hub.errors import InvalidInput, UserErrorCode
 from hub.pagination import PageRequest, check_page_size
 from hub.validation import Checks
@@ -137,9 +140,11 @@ async def _page(
 
     A record's events in the caller's own chain come from their own index (`by_record_index`);
     in the events an organisation acted in elsewhere, from the record ids of those events.
+    Disclosures still waiting to be sealed into the chains read are sealed first (ADR 0016).
     """
     check_page_size(page)
     _check(where)
+    await seal_own(session)
     occurred_at: InstrumentedAttribute[datetime] = AuditEvent.created_at
     event_id: InstrumentedAttribute[uuid.UUID] = AuditEvent.id
     if where.record_id is not None and by_record_index:

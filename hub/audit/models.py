@@ -1,10 +1,11 @@
 """The audit ledger's tables: events, each organisation's chain head, checkpoints, disclosures,
-and the index of events by the records they concern.
+the index of events by the records they concern, and the disclosures waiting to be sealed.
 
 Events that no organisation can be trusted to own (a forged token, an unknown client) are kept
 under `HUB_ORG`, the hub's own id, so every event still has an `org_id` to lead its key.
-Rows are written only by `hub_audit_append` (migration 20261127_audit_ledger), never through
-these classes; they are here to be read.
+Rows are written only by the ledger's functions (`hub_audit_append`, migration
+20261127_audit_ledger, and the sealers of waiting disclosures, 20261206_disclosure_sealing),
+never through these classes; they are here to be read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -109,3 +110,23 @@ class AuditEventRecord(Base):
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class PendingDisclosure(Base):
+    """A disclosure event recorded by a read, waiting for the sealer to chain it (ADR 0016).
+
+    The application role inserts only `document`, the event's canonical text; a trigger takes
+    the owner (`org_id`), the actor, the event id and the time from it and computes `digest`,
+    the SHA-256 the chain link will be made of. Nothing updates a row; the sealer deletes it
+    as it appends the event to the owner's chain (migration 20261206_disclosure_sealing).
+    """
+
+    __tablename__ = "audit_pending_disclosures"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    actor_org_id: Mapped[uuid.UUID]
+    event_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    document: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(BYTEA)

@@ -89,21 +89,23 @@ def record_now(session: AsyncSession, event: Event) -> None:
 
 def enqueue(session: Session, event: Event) -> None:
     """Queue `event` in the (synchronous) session's transaction, to be appended at COMMIT."""
-    chain = event.org_id or HUB_ORG
-    pending(session).append(
-        envelope(
-            org_id=chain,
-            id=uuid.uuid4(),
-            type=event.type.value,
-            actor_org_id=event.actor_org_id or event.org_id,
-            actor_user_id=event.user_id,
-            actor_client_id=event.client_id,
-            request_id=event.request_id,
-            source_address=event.source_address,
-            record_ids=event.record_ids,
-            details=jsonable(event.details),
-            created_at=datetime.now(UTC),
-        )
+    pending(session).append(document_of(event))
+
+
+def document_of(event: Event) -> dict[str, Any]:
+    """`event` as the chain will hash it, made now: a new id and the current time."""
+    return envelope(
+        org_id=event.org_id or HUB_ORG,
+        id=uuid.uuid4(),
+        type=event.type.value,
+        actor_org_id=event.actor_org_id or event.org_id,
+        actor_user_id=event.user_id,
+        actor_client_id=event.client_id,
+        request_id=event.request_id,
+        source_address=event.source_address,
+        record_ids=event.record_ids,
+        details=jsonable(event.details),
+        created_at=datetime.now(UTC),
     )
 
 

@@ -1,7 +1,8 @@
 """The disclosure report: who received which fields of a customer or contact, when, how often.
 
 Read from the `disclosures` index the ledger keeps with each disclosure event, never from the
-ledger itself, so its cost follows the number of partners and fields, not of disclosures.
+ledger itself, so its cost follows the number of partners and fields, not of disclosures. The
+owner's disclosures still waiting are sealed (and so folded into the index) first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hub.access.actor import Actor
 from hub.access.policy import require_scope
 from hub.access.scopes import Scope
 from hub.audit.models import Disclosure
+from hub.audit.sealer import seal_own
 from hub.customers.models import Customer
 from hub.privacy.subjects import PrivacySubject
 
@@ -46,6 +48,7 @@ async def disclosure_report(
     """Per partner, subject, field and grant; `NotFound` when the subject is not the caller's."""
     require_scope(actor, Scope.AUDIT_READ)
     await access.get_owned(session, actor, subject.model, subject.subject_id, field="subjectId")
+    await seal_own(session)  # the disclosures not sealed yet are folded in first
     matches = (
         Disclosure.customer_id if subject.model is Customer else Disclosure.subject_id
     ) == subject.subject_id

@@ -1,5 +1,9 @@
 """Proving an organisation's chain: every event, in order, hashes to the link stored with it.
 
+Disclosures waiting to be sealed (ADR 0016) are in no chain yet: each is proved on its own
+(`verify_unsealed`), its document against the digest computed when it was written, and the
+columns taken from it against the document.
+
 Reads the chain as a stream (memory stays flat however long it is), from the latest retention
 checkpoint or from the start, up to the head read when the proof began (events appended while
 it runs are left for the next proof), and stops at the first broken link: an event whose
@@ -18,9 +22,11 @@ transaction, as `hub audit verify` does.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -53,7 +59,15 @@ _HEAD = text("SELECT seq, hash FROM audit_chain_heads WHERE org_id = :org")
 _BEYOND_HEAD = text(
     "SELECT seq, id FROM audit_events WHERE org_id = :org AND seq > :head ORDER BY seq LIMIT 1"
 )
-_CHAINS = text("SELECT org_id FROM audit_chain_heads ORDER BY org_id")
+# Organisations with a chain, or with disclosures waiting for their first event.
+_CHAINS = text(
+    "SELECT org_id FROM audit_chain_heads"
+    " UNION SELECT org_id FROM audit_pending_disclosures ORDER BY org_id"
+)
+_UNSEALED = text(
+    "SELECT id, org_id, actor_org_id, event_id, created_at, document, digest"
+    " FROM audit_pending_disclosures WHERE org_id = :org ORDER BY id"
+).execution_options(yield_per=BATCH)
 
 
 def canonical_of_text_row(row: Sequence[Any], at: int = 0) -> str:
@@ -94,8 +108,26 @@ class ChainReport:
         return self.broken is None
 
 
+@dataclass(frozen=True)
+class BrokenDisclosure:
+    pending_id: int
+    event_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class UnsealedReport:
+    org_id: uuid.UUID
+    disclosures: int  # proved before the first broken one, if any
+    broken: BrokenDisclosure | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
 async def chains(session: AsyncSession) -> list[uuid.UUID]:
-    """Every organisation with a chain, the hub's own included."""
+    """Every organisation with a chain (the hub's own included) or a disclosure waiting."""
     return list((await session.scalars(_CHAINS)).all())
 
 
@@ -152,6 +184,43 @@ async def verify_chain(
     if broken is None:
         broken = await _beyond_head(session, org_id, head_seq)
     return ChainReport(org_id, last - start, start, head_seq, broken)
+
+
+async def verify_unsealed(session: AsyncSession, org_id: uuid.UUID) -> UnsealedReport:
+    """Prove each disclosure waiting for `org_id`'s chain, in id order, up to the first edited.
+
+    Its document must hash to the digest the insert computed (which the sealer will link it
+    by), and the owner, actor, event id and time stored beside it must be the document's.
+    """
+    proved = 0
+    rows = await session.stream(_UNSEALED, {"org": org_id})
+    async for row in rows:
+        reason = _unsealed_edit(row)
+        if reason is not None:
+            await rows.close()
+            return UnsealedReport(org_id, proved, BrokenDisclosure(row.id, row.event_id, reason))
+        proved += 1
+    return UnsealedReport(org_id, proved, None)
+
+
+def _unsealed_edit(row: Sequence[Any]) -> str | None:
+    pending_id, org_id, actor_org_id, event_id, created_at, document, digest = row
+    if hashlib.sha256(document.encode()).digest() != bytes(digest):
+        return f"unsealed disclosure {pending_id} does not match its hash (edited)"
+    try:
+        event = json.loads(document)
+        agrees = (
+            event["type"] == "disclosure"
+            and uuid.UUID(event["org_id"]) == org_id
+            and uuid.UUID(event["actor_org_id"]) == actor_org_id
+            and uuid.UUID(event["id"]) == event_id
+            and datetime.fromisoformat(event["created_at"]) == created_at
+        )
+    except (ValueError, KeyError, TypeError):
+        agrees = False
+    if not agrees:
+        return f"unsealed disclosure {pending_id} does not agree with its document (edited)"
+    return None
 
 
 async def _beyond_head(

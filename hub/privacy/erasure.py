@@ -14,9 +14,10 @@ Each changed row gets a new `version`, so a client holding the old one meets a c
 erasure is recorded as `privacy.erased` in the owner's chain (references and field names only),
 and every partner the disclosure index says received the subject's data gets one privacy notice
 (`hub_privacy_notify`, a definer function: the application role cannot write another
-organisation's notices itself). Erasing again finds nothing to change, records nothing, tells
-nobody twice and says it was already erased. The ledger is never touched: it never held a
-personal value, so every chain still verifies.
+organisation's notices itself); disclosures still waiting to be sealed are folded into the
+index first. Erasing again finds nothing to change, records nothing, tells nobody twice and
+says it was already erased. The ledger is never changed: it never held a personal value, so
+every chain still verifies.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.types import Text, Uuid
 from hub.access.actor import Actor
 from hub.audit.changes import personal_fields
 from hub.audit.record import EventType, record_act
+from hub.audit.sealer import seal_own
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
@@ -86,6 +88,9 @@ async def erase_personal_data(
             records.append(ErasedRecords(model.__name__, ids, fields))
     if not records:
         return Erasure(found, already_erased=True, records=[], notified_partner_ids=[])
+    # Partners whose reads wait to be sealed received the data too: fold them in first. After
+    # the rows are locked, as a commit's append would take the chain: rows, then chain head.
+    await seal_own(session)
     notified = sorted(
         (await session.scalars(_NOTIFY, {"subject": found.subject_id, "kind": found.kind})).all()
     )

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.access.actor import Actor
 from hub.audit.models import AuditEvent, AuditEventRecord, Disclosure
 from hub.audit.record import EventType, record_act
+from hub.audit.sealer import seal_own
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import Base
@@ -103,6 +104,7 @@ async def export_personal_data(
     `progress` hears each table as it is read (the CLI's bar).
     """
     found = await resolve_subject(session, actor, subject)
+    await seal_own(session)  # the disclosure index and the events, with every read committed
     reader = _Reader(session, found)
     tables: dict[str, list[dict[str, Any]]] = {}
     for name in EXPORTED_TABLES:

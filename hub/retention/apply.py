@@ -5,7 +5,9 @@ organisation, keyed on that organisation (`hub.org_id`) like any request, so row
 security holds it to that organisation's rows even on a role that does not bypass it, and the
 ledger's own functions accept it. In that transaction, in this order:
 
-1. The chain is proved first: a chain that does not verify is never cut (cutting would destroy
+1. Disclosures waiting to be sealed into the chain are sealed (ADR 0016), so the proof covers
+   everything the cut can reach; the run holds the chain's head from here to its commit.
+   Then the chain is proved: a chain that does not verify is never cut (cutting would destroy
    the evidence of the break, and the checkpoint would vouch for a hash nobody proved).
 2. `hub_audit_cut` writes the checkpoint and deletes the events before it (ADR 0014).
 3. Closed records past the period are deleted with what hangs off them (`closed.py`).
@@ -26,6 +28,7 @@ from sqlalchemy.types import Integer, Uuid
 
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
+from hub.audit.sealer import seal_own
 from hub.audit.verify import BrokenLink, verify_chain
 from hub.retention.closed import delete_closed_records
 from hub.retention.models import RetentionPolicy
@@ -78,6 +81,7 @@ async def apply_policy(
         return RetentionOutcome(org_id)
     cut_seq, events_cut = None, 0
     if policy.audit_events_days is not None:
+        await seal_own(session)
         proof = await verify_chain(session, org_id, progress=progress)
         if proof.broken is not None:
             return RetentionOutcome(org_id, refused=proof.broken)

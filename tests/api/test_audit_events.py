@@ -343,6 +343,8 @@ async def test_only_the_callers_own_chain_appears(
     assert payload_of(changed)["userErrors"] == []
     await create_customer(client, world.token["stranger"], "Stranger's Own Ltd")
 
+    # `chain` seals what waits first, as `auditEvents` does (the payload gave the partner the
+    # opportunity back: a disclosure in the owner's chain).
     chains = {
         who: {row["id"] for row in await chain(owner_sessions, org.id)}
         for who, org in (

@@ -36,6 +36,7 @@ from tests.api.test_partner_contributions import (
     set_access,
 )
 from tests.factories import Factory, Org
+from tests.sealing import seal
 from tests.sharing import ERRORS, Sessions, build_world, data, gid, sharing, uuid_of
 
 CHANGED = {"changed": True}
@@ -77,7 +78,9 @@ PERSONAL = (
 
 
 async def chain(sessions: Sessions, org_id: uuid.UUID, after: int = 0) -> list[dict[str, Any]]:
-    """The raw rows of an organisation's chain after `after`, in order, as the database owner."""
+    """The raw rows of an organisation's chain after `after`, in order, as the database owner,
+    partners' disclosures waiting to be sealed into it sealed first."""
+    await seal(sessions, org_id)
     async with sessions() as session:
         rows = await session.execute(
             text("SELECT * FROM audit_events WHERE org_id = :org AND seq > :after ORDER BY seq"),

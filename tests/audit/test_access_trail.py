@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests import tokens
 from tests.factories import Factory
+from tests.sealing import seal
 from tests.sharing import Sessions, World, build_world, data, uuid_of
 
 TRAIL = """query ($after: String, $first: Int = 20) { myAccessTrail(first: $first, after: $after) {
@@ -74,9 +75,10 @@ async def test_owners_and_strangers_have_no_trail_in_others_chains(
 
 
 async def test_the_owners_internal_events_stay_internal_in_raw_sql(
-    client: httpx.AsyncClient, app_engine: AsyncEngine, world: World
+    client: httpx.AsyncClient, app_engine: AsyncEngine, owner_sessions: Sessions, world: World
 ) -> None:
     await world.lists(client, "partner")
+    await seal(owner_sessions, world.owner.id)
     async with app_engine.begin() as connection:
         await connection.execute(
             text("SELECT set_config('hub.org_id', :org, true)"), {"org": str(world.partner.id)}

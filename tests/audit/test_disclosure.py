@@ -1,5 +1,9 @@
 """Every response that gives a partner owner data is a disclosure event: exactly what crossed.
 
+Disclosures wait to be sealed into the owner's chain (ADR 0016); the helpers here seal the
+owner's chain before reading it or the disclosure index from SQL, the API's readers seal first
+on their own.
+
 The sharing world of tests/sharing.py: the partner receives cEu (not cNone: no consent) under an
 EXPLICIT CUSTOMERS grant with fullName VISIBLE, email MASKED, phone and jobTitle HIDDEN; oP
 under an ASSIGNED OPPORTUNITIES grant; kP under an ASSIGNED CASES grant (SERVICE).
@@ -21,6 +25,7 @@ from hub.audit.verify import verify_chain
 from resolvers.ids import NodeType
 from tests import tokens
 from tests.factories import Factory
+from tests.sealing import seal
 from tests.sharing import Sessions, World, build_world, data, gid, uuid_of
 
 
@@ -30,7 +35,8 @@ async def world(client: httpx.AsyncClient, factory: Factory, owner_sessions: Ses
 
 
 async def disclosures(sessions: Sessions, world: World) -> list[dict[str, Any]]:
-    """The owner's disclosure events, oldest first, as stored."""
+    """The owner's disclosure events, oldest first, as stored once sealed."""
+    await seal(sessions, world.owner.id)
     async with sessions() as session:
         rows = await session.execute(
             text(
@@ -130,6 +136,7 @@ async def test_the_disclosure_index_counts_first_and_last_time(
     query = "{ customers(first: 50) { edges { node { name contacts { email } } } } }"
     for _ in range(3):
         await data(client, world.token["partner"], query)
+    await seal(owner_sessions, world.owner.id)
     async with owner_sessions() as session:
         rows = (
             await session.execute(
@@ -155,16 +162,17 @@ async def test_a_disclosure_that_cannot_be_recorded_fails_the_response(
     owner_sessions: Sessions,
     world: World,
 ) -> None:
-    """The index the ledger updates is gone for a moment: nothing may go out unaudited."""
+    """The table disclosures wait in is gone for a moment: nothing may go out unaudited."""
+    waiting = "audit_pending_disclosures"
     async with owner_engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE disclosures RENAME TO disclosures_away"))
+        await connection.execute(text(f"ALTER TABLE {waiting} RENAME TO disclosures_away"))
     try:
         response = await tokens.graphql(
             client, world.token["partner"], "{ customers(first: 5) { edges { node { name } } } }"
         )
     finally:
         async with owner_engine.begin() as connection:
-            await connection.execute(text("ALTER TABLE disclosures_away RENAME TO disclosures"))
+            await connection.execute(text(f"ALTER TABLE disclosures_away RENAME TO {waiting}"))
     assert response.status_code == 500
     body = response.json()
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "INTERNAL"
@@ -257,7 +265,7 @@ async def test_the_report_covers_the_customers_opportunities_and_cases(
 
 
 async def test_the_index_equals_the_ledger_folded_afresh(
-    client: httpx.AsyncClient, owner_engine: AsyncEngine, world: World
+    client: httpx.AsyncClient, owner_engine: AsyncEngine, owner_sessions: Sessions, world: World
 ) -> None:
     """Migration 20261206_disclosure_records folds the opportunities and cases already in the
     ledger into the index: done again on this owner's events, it rebuilds exactly the rows
@@ -269,6 +277,7 @@ async def test_the_index_equals_the_ledger_folded_afresh(
         ("partner", "{ opportunities(first: 50) { edges { node { name } } } }"),
     ):
         await data(client, world.token[who], query)
+    assert await seal(owner_sessions, world.owner.id) == 4
     path = Path(__file__).parents[2] / "migrations/versions/20261206_disclosure_records.py"
     spec = importlib.util.spec_from_file_location("disclosure_records", path)
     assert spec is not None and spec.loader is not None

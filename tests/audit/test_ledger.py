@@ -51,12 +51,14 @@ async def append(
             )
 
 
-async def tamper(owner_engine: AsyncEngine, statement: str, **values: object) -> None:
+async def tamper(
+    owner_engine: AsyncEngine, statement: str, *, table: str = "audit_events", **values: object
+) -> None:
     """What only the database owner can do: switch the guard off, change a row, switch it on."""
     async with owner_engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         await connection.execute(text(statement), values)
-        await connection.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 async def test_events_chain_in_order_and_verify(

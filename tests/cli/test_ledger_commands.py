@@ -28,7 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db import create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
+from hub.partnerships.models import PartnershipStatus
+from tests.api.test_partnerships import partnership_row
 from tests.audit.test_ledger import tamper
+from tests.audit.test_sealing import disclosure_document, tamper_waiting
 from tests.cli.test_cli import COMMAND_TIMEOUT, HUB, hub_environment, new_workspace
 from tests.factories import Factory, Org
 from tests.retention.ledger import append_aged, set_policy
@@ -274,3 +277,84 @@ async def test_retention_run_cuts_reports_and_leaves_a_provable_chain(
     )
     assert again.returncode == 0
     assert f"{org.slug} ({org.id}): nothing to do" in again.stdout.splitlines()
+
+
+async def waiting_for(engine: AsyncEngine, owner_factory: Factory, count: int) -> tuple[Org, Org]:
+    """An owner and its partner, with `count` of the partner's reads waiting to be sealed."""
+    owner = await owner_factory.organisation("SealOwner")
+    partner = await owner_factory.organisation("SealPartner")
+    await partnership_row(session_factory(engine), owner, partner, PartnershipStatus.ACTIVE)
+    async with engine.begin() as connection:
+        for _ in range(count):
+            await connection.execute(
+                text("INSERT INTO audit_pending_disclosures (document) VALUES (:document)"),
+                {"document": disclosure_document(owner.id, partner.id, uuid.uuid4())},
+            )
+    return owner, partner
+
+
+async def test_seal_chains_every_waiting_disclosure_and_exits_0(
+    ledger_database: str, engine: AsyncEngine, owner_factory: Factory
+) -> None:
+    owner, _ = await waiting_for(engine, owner_factory, 3)
+
+    result = hub(ledger_database, "audit", "seal")
+    proof = hub(ledger_database, "audit", "verify", "--org", owner.slug)
+    again = hub(ledger_database, "audit", "seal")
+
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"sealed \d+ disclosures; none waiting\n", result.stdout), result.stdout
+    assert proof.returncode == 0
+    assert proof.stdout.splitlines()[0] == (
+        f"{owner.slug} ({owner.id}): intact, 3 events proved from genesis to head 3"
+    )
+    assert (again.returncode, again.stdout) == (0, "sealed 0 disclosures; none waiting\n")
+
+
+async def test_verify_names_an_edited_unsealed_disclosure_and_exits_1(
+    ledger_database: str, engine: AsyncEngine, owner_factory: Factory
+) -> None:
+    owner, _ = await waiting_for(engine, owner_factory, 2)
+    async with engine.connect() as connection:
+        edited = (
+            await connection.execute(
+                text(
+                    "SELECT id, event_id, document FROM audit_pending_disclosures"
+                    " WHERE org_id = :org ORDER BY id DESC LIMIT 1"
+                ),
+                {"org": owner.id},
+            )
+        ).one()
+    intact = hub(ledger_database, "audit", "verify", "--org", owner.slug)
+    await tamper_waiting(
+        engine,
+        "UPDATE audit_pending_disclosures SET document = replace(document, 'SALES', 'MARKETING')"
+        " WHERE id = :id",
+        id=edited.id,
+    )
+    try:
+        broken = hub(ledger_database, "audit", "verify", "--org", owner.slug)
+        every = hub(ledger_database, "audit", "verify")
+    finally:
+        await tamper_waiting(
+            engine,
+            "UPDATE audit_pending_disclosures SET document = :document WHERE id = :id",
+            id=edited.id,
+            document=edited.document,
+        )
+
+    assert intact.returncode == 0
+    assert intact.stdout.splitlines() == [
+        f"{owner.slug} ({owner.id}): intact, 0 events proved from genesis to head 0,"
+        " 2 unsealed disclosures proved",
+        "1 chain intact",
+    ]
+    line = (
+        f"{owner.slug} ({owner.id}): BROKEN at unsealed disclosure {edited.id} (event id "
+        f"{edited.event_id}): unsealed disclosure {edited.id} does not match its hash (edited);"
+        " chain intact, 0 events proved from genesis to head 0,"
+        " 1 unsealed disclosures proved before it"
+    )
+    assert broken.returncode == 1 and broken.stdout.splitlines() == [line, "1 of 1 chains broken"]
+    assert every.returncode == 1 and line in every.stdout.splitlines()
+    assert hub(ledger_database, "audit", "verify", "--org", owner.slug).returncode == 0

@@ -15,7 +15,7 @@ from auth.tokens import AccessClaims, InvalidToken, KeyRing
 from hub.access import ROLE_SCOPES, Actor
 from hub.access.entry import enter_request
 from hub.access.scopes import parse_scopes
-from hub.oauth.service import judge_standing, standing_checks
+from hub.oauth.service import judge_standing, standing_checks, standing_parameters
 from hub.orgs.identity import find_member
 
 
@@ -89,8 +89,13 @@ class ResourceServer:
         One statement (`enter_request`): the setting, the token's standing, the live grants.
         """
         subject = claims.standing_subject()
+        shape = subject.shape
         checks = await enter_request(
-            session, claims.org_id, lambda after: standing_checks(subject, after)
+            session,
+            claims.org_id,
+            lambda after: standing_checks(shape, after),
+            standing_parameters(subject),
+            shape=("token", shape),
         )
         standing = judge_standing(subject, checks)
         if standing.refusal is not None:

@@ -57,7 +57,7 @@ class ReceivedGrant:
         )
 
 
-def live_grants(org_id: uuid.UUID, *after: ColumnElement[bool]) -> Select[Any]:
+def live_grants(org_id: uuid.UUID | ColumnElement[Any], *after: ColumnElement[bool]) -> Select[Any]:
     """The live grants made to `org_id`, with the columns `ReceivedGrant` needs."""
     return select(
         Grant.id,

@@ -17,6 +17,8 @@ from sqlalchemy import (
     ColumnElement,
     Label,
     RowMapping,
+    Uuid,
+    bindparam,
     exists,
     func,
     insert,
@@ -281,6 +283,25 @@ class TokenSubject:
     family_id: uuid.UUID | None = None
     key_id: str | None = None
 
+    @property
+    def shape(self) -> TokenShape:
+        return TokenShape(
+            client=self.client_id is not None,
+            user=self.user_id is not None,
+            family=self.family_id is not None,
+            key=self.key_id is not None,
+        )
+
+
+@dataclass(frozen=True)
+class TokenShape:
+    """Which of the checks a token needs: a statement is built once per shape."""
+
+    client: bool
+    user: bool
+    family: bool
+    key: bool
+
 
 @dataclass(frozen=True)
 class TokenStanding:
@@ -296,47 +317,60 @@ async def token_standing(session: AsyncSession, subject: TokenSubject) -> TokenS
     Nothing here is cached, so a revoked token, a disabled client or user, a revoked family,
     or a signing key past its grace is refused on the very next request of every hub process.
     """
-    row = (await session.execute(select(*standing_checks(subject)))).mappings().one()
+    statement = select(*standing_checks(subject.shape))
+    row = (await session.execute(statement, standing_parameters(subject))).mappings().one()
     return judge_standing(subject, row)
 
 
 def standing_checks(
-    subject: TokenSubject, after: ColumnElement[bool] | None = None
+    shape: TokenShape, after: ColumnElement[bool] | None = None
 ) -> list[Label[Any]]:
-    """The columns that judge a token, for a statement of the caller's (`token_standing`, or
-    the request's first statement, `hub.access.entry`).
+    """The columns that judge a token of this shape, for a statement of the caller's
+    (`token_standing`, or the request's first statement, `hub.access.entry`).
 
-    `after` is a condition on a row of that statement the checks must wait for (the setting row
-    level security reads): each check is a subquery tied to it, so PostgreSQL can evaluate it
-    only once that row exists.
+    The token's values are bind parameters (`standing_parameters`), so a statement built once
+    per shape serves every token of it. `after` is a condition on a row of that statement the
+    checks must wait for (the setting row-level security reads): each check is a subquery tied
+    to it, so PostgreSQL can evaluate it only once that row exists.
     """
-    org = subject.org_id
+    org = bindparam("standing_org_id", type_=Uuid())
     after_ = after if after is not None else true()
     client_live = (
         select(ApiClient.disabled_at.is_(None))
-        .where(ApiClient.org_id == org, ApiClient.client_id == subject.client_id, after_)
+        .where(ApiClient.org_id == org, ApiClient.client_id == bindparam("client_id"), after_)
         .scalar_subquery()
-        if subject.client_id is not None
+        if shape.client
         else literal(True)
     )
-    denied = exists().where(RevokedToken.org_id == org, RevokedToken.jti == subject.jti, after_)
+    denied = exists().where(
+        RevokedToken.org_id == org, RevokedToken.jti == bindparam("jti"), after_
+    )
     user_role = (
         select(User.role)
-        .where(User.org_id == org, User.id == subject.user_id, User.disabled_at.is_(None), after_)
+        .where(
+            User.org_id == org,
+            User.id == bindparam("user_id", type_=Uuid()),
+            User.disabled_at.is_(None),
+            after_,
+        )
         .scalar_subquery()
-        if subject.user_id is not None
+        if shape.user
         else literal(None)
     )
     family_live = (
         select(TokenFamily.revoked_at.is_(None))
-        .where(TokenFamily.org_id == org, TokenFamily.id == subject.family_id, after_)
+        .where(
+            TokenFamily.org_id == org,
+            TokenFamily.id == bindparam("family_id", type_=Uuid()),
+            after_,
+        )
         .scalar_subquery()
-        if subject.family_id is not None
+        if shape.family
         else literal(True)
     )
     key_live = (
-        exists().where(SigningKey.kid == subject.key_id, key_verifies(), after_)
-        if subject.key_id is not None
+        exists().where(SigningKey.kid == bindparam("key_id"), key_verifies(), after_)
+        if shape.key
         else literal(True)
     )
     return [
@@ -346,6 +380,18 @@ def standing_checks(
         family_live.label("family"),
         key_live.label("key"),
     ]
+
+
+def standing_parameters(subject: TokenSubject) -> dict[str, Any]:
+    """The values `standing_checks` binds, for this token."""
+    return {
+        "standing_org_id": subject.org_id,
+        "client_id": subject.client_id,
+        "jti": subject.jti,
+        "user_id": subject.user_id,
+        "family_id": subject.family_id,
+        "key_id": subject.key_id,
+    }
 
 
 def judge_standing(subject: TokenSubject, row: RowMapping) -> TokenStanding:

@@ -9,21 +9,26 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Label,
     Select,
     SQLColumnExpression,
+    Subquery,
     case,
     func,
     label,
     literal,
+    select,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hub.db import TenantModel
 from hub.errors import InvalidInput, UserErrorCode
@@ -85,19 +90,38 @@ def check_page_size(page: PageRequest) -> None:
 
 
 @dataclass(frozen=True)
+class Source(Generic[M]):
+    """Rows of a list from one place, and the columns its order keys are read from there.
+
+    `keys` maps a record's column name to the column to order by instead (the share index's
+    copy of it), so PostgreSQL reads the rows from that index in order and stops after a page.
+    """
+
+    statement: Select[M]
+    keys: Mapping[str, SQLColumnExpression[Any]] = field(default_factory=dict)
+
+    def key(self, column: SQLColumnExpression[Any]) -> SQLColumnExpression[Any]:
+        name = getattr(column, "key", None)
+        return self.keys.get(name, column) if isinstance(name, str) else column
+
+    def where(self, *conditions: ColumnElement[bool]) -> Source[M]:
+        return Source(self.statement.where(*conditions), self.keys)
+
+
+@dataclass(frozen=True)
 class Listing(Generic[M]):
     """What a list reads, before a page of it is taken: the visible, filtered rows and their order.
 
     Services build it once for both ways of answering: `fetch_page` (rows for the resolvers) and
-    the compiled read, which takes the same page inside one statement (`hub.reads`).
+    the compiled read, which takes the same page inside one statement (`hub.reads`). Rows may
+    come from several sources (a partner's own records and those shared with it), each read in
+    order from its own index; their pages are merged.
     """
 
     model: type[M]
-    statement: Select[M]
+    sources: Sequence[Source[M]]
     order: Sequence[SQLColumnExpression[Any]]
     descending: bool
-    # The last order key, unique per row: the record's id, or the share index's copy of it.
-    id: SQLColumnExpression[Any] | None = None
 
 
 def page_statement(listing: Listing[M], page: PageRequest) -> Select[Any]:
@@ -109,17 +133,45 @@ def page_statement(listing: Listing[M], page: PageRequest) -> Select[Any]:
     """
     check_page_size(page)
     model = listing.model
-    unique = listing.id if listing.id is not None else model.id
-    keys: list[SQLColumnExpression[Any]] = [*listing.order, unique]
-    labelled = [label(f"key_{index}", key) for index, key in enumerate(keys)]
-    statement = listing.statement
-    if page.after is not None:
-        after_id = decode_cursor(page.after)
-        # The anchor row is read through the page's own statement: the same visibility, and the
-        # same indexes (the owner named, a partner's share), never a search by id alone.
-        anchor = (
-            statement.with_only_columns(*labelled).where(model.id == after_id).subquery("anchor")
+    anchor = _anchor(listing, page)
+    branches = [_branch(listing, source, page, anchor) for source in listing.sources]
+    if len(branches) == 1:
+        return branches[0]
+    merged = union_all(*branches).subquery("listed")
+    row = aliased(model, merged)
+    keys = [column for name, column in merged.c.items() if name.startswith("key_")]
+    ordering = [key.desc() if listing.descending else key.asc() for key in keys]
+    return select(row, *keys).order_by(*ordering).limit(page.first + 1)
+
+
+def _keys(listing: Listing[M], source: Source[M]) -> list[Label[Any]]:
+    keys = [*(source.key(column) for column in listing.order), source.key(listing.model.id)]
+    return [label(f"key_{index}", key) for index, key in enumerate(keys)]
+
+
+def _anchor(listing: Listing[M], page: PageRequest) -> Subquery | None:
+    """The cursor's row's order keys, read through the list's own sources: the same
+    visibility and the same indexes (the owner named, a partner's share), never a search by id
+    alone; from whichever source holds it."""
+    if page.after is None:
+        return None
+    after_id = decode_cursor(page.after)
+    found = [
+        source.statement.with_only_columns(*_keys(listing, source)).where(
+            listing.model.id == after_id
         )
+        for source in listing.sources
+    ]
+    return (found[0] if len(found) == 1 else union_all(*found)).subquery("anchor")
+
+
+def _branch(
+    listing: Listing[M], source: Source[M], page: PageRequest, anchor: Subquery | None
+) -> Select[Any]:
+    labelled = _keys(listing, source)
+    keys = [key.element for key in labelled]
+    statement = source.statement
+    if anchor is not None:
         position = tuple_(*keys)
         anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
         statement = statement.where(
@@ -138,7 +190,13 @@ async def fetch_page(
     page: PageRequest,
 ) -> Page[M]:
     """Run `statement` (already filtered by visibility) for one page in `order`, then `id`."""
-    listing = Listing(model, statement, order, descending)
+    return await fetch_listing(
+        session, Listing(model, [Source(statement)], order, descending), page
+    )
+
+
+async def fetch_listing(session: AsyncSession, listing: Listing[M], page: PageRequest) -> Page[M]:
+    """One page of `listing`'s rows."""
     rows = list((await session.scalars(page_statement(listing, page))).all())
     return Page(
         items=rows[: page.first],

@@ -23,7 +23,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Boolean,
     ColumnElement,
-    Select,
     Table,
     Uuid,
     and_,
@@ -35,7 +34,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute
@@ -48,6 +46,7 @@ from hub.grants.models import Access, Grant, GrantRecord, RecordType, Selection
 from hub.grants.segments import Segment, SegmentKey
 from hub.grants.shares import CaseShare, CustomerShare, OpportunityShare
 from hub.opportunities.models import Opportunity
+from hub.pagination import Source
 
 Predicate = Callable[[ReceivedGrant], ColumnElement[bool]]
 
@@ -219,64 +218,41 @@ def shared(model: type[TenantModel], grants: Sequence[ReceivedGrant]) -> ColumnE
     return and_(condition, index.only()) if index.only is not None else condition
 
 
-@dataclass(frozen=True)
-class Listed:
-    """A SELECT of rows for an ordered page, and the columns its order keys are read from.
-
-    Where rows come through the share index, the index's copies of the order keys (and the
-    record's id) are the ones to order by: PostgreSQL then reads the page from the index in
-    order and stops after it. `key` gives, for a column of the record, the column to order by.
-    """
-
-    statement: Select[Any]
-    keys: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
-
-    def key(self, column: Any) -> Any:
-        """The column to order by for `column` (any other expression as it is)."""
-        name = getattr(column, "key", None)
-        return self.keys.get(name, column) if isinstance(name, str) else column
-
-
 def listed(
     model: type[TenantModel], grants: Sequence[ReceivedGrant], own: uuid.UUID | None
-) -> Listed:
-    """`own`'s rows and those `grants` share, for an ordered page.
+) -> list[Source[Any]]:
+    """`own`'s rows and those `grants` share, as the sources of an ordered page.
 
-    Shared rows are driven from the partner's share index in the order of its copied keys, own
-    rows from the owner's index; with both, the two ordered streams are merged. Either way the
-    page is taken before anything is joined, whatever the size of the share.
+    Shared rows are driven from the partner's share index in the order of its copied keys (the
+    source's `keys`), own rows from the owner's index; a page takes its rows from each and
+    merges them, whatever the size of the share.
     """
     index = SHARED[model]
     share = index.share
-    names = ["org_id", "id", *index.order.values()]
-    shared_keys = select(
-        share.org_id,
-        index.shared.label("id"),
-        *(getattr(share, name).label(index.order[name]) for name in index.order),
-    ).where(
-        share.partner_org_id == grants[0].partner_org_id,
-        share.org_id.in_(_owners(grants)),
-        share.grant_ids.overlap(_grant_ids(grants)),
+    shared_keys = (
+        select(
+            share.org_id,
+            index.shared.label("id"),
+            *(getattr(share, name).label(index.order[name]) for name in index.order),
+        )
+        .where(
+            share.partner_org_id == grants[0].partner_org_id,
+            share.org_id.in_(_owners(grants)),
+            share.grant_ids.overlap(_grant_ids(grants)),
+        )
+        .subquery("visible")
     )
-    if own is not None:
-        own_keys = select(
-            model.org_id,
-            index.key.label("id"),
-            *(getattr(model, name) for name in index.order.values()),
-        ).where(model.org_id == own)
-        visible = union_all(own_keys, shared_keys).subquery("visible")
-    else:
-        visible = shared_keys.subquery("visible")
-    # Joined on the record's id, its organisation among those read: the owners' primary keys
-    # serve the lookup, and the planner estimates the join from the id alone (an equality with
-    # the union's `org_id`, whose distinct values it cannot know, made it expect a few rows
-    # and sort the whole share instead of reading the index in order). Ids are unique across
-    # organisations (random uuids), so the join pairs each key with its own row.
-    organisations = sorted({*(_owners(grants)), *([own] if own is not None else [])})
+    # Joined on the record's id with the owners named: their primary keys serve the lookup, and
+    # the planner estimates the join from the id (ids are random uuids, unique across owners).
     statement = select(model).join(
-        visible, and_(model.org_id.in_(organisations), index.key == visible.c.id)
+        shared_keys, and_(model.org_id.in_(_owners(grants)), index.key == shared_keys.c.id)
     )
-    return Listed(statement, {name: visible.c[name] for name in names[1:]})
+    names = ["id", *index.order.values()]
+    sources: list[Source[Any]] = []
+    if own is not None:
+        sources.append(Source(select(model).where(model.org_id == own)))
+    sources.append(Source(statement, {name: shared_keys.c[name] for name in names}))
+    return sources
 
 
 # --- the same pieces one by one, on the owner's own rows ------------------------------------

@@ -15,12 +15,13 @@ from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
-from hub.access.coverage import Listed, grants_for, listed, shared
+from hub.access.coverage import grants_for, listed, shared
 from hub.access.received import ReceivedGrant, received_grants
 from hub.access.rows import rows_by_id
 from hub.db import TenantModel
 from hub.errors import NotFound
 from hub.grants.models import Access
+from hub.pagination import Source
 
 M = TypeVar("M", bound=TenantModel)
 
@@ -59,18 +60,17 @@ async def select_visible(
 
 async def select_listed(
     session: AsyncSession, actor: Actor, model: type[M], *, owner: uuid.UUID | None = None
-) -> Listed:
-    """The rows of `select_visible`, for a page ordered by a key the share index copies.
+) -> list[Source[M]]:
+    """The rows of `select_visible`, as the sources of an ordered page (`hub.pagination`).
 
     A partner's shared rows are read from its share index in order and its own from its own
-    index, so `fetch_page` takes the page before anything else is read: order by
-    `Listed.key(column)`.
+    index, so a page is taken before anything else is read.
     """
     own, grants = await _sources(session, actor, model, owner, Access.READ)
     if not grants:
-        return Listed(
-            select_owned(actor, model) if own is not None else select(model).where(false())
-        )
+        return [
+            Source(select_owned(actor, model) if own is not None else select(model).where(false()))
+        ]
     return listed(model, grants, own)
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -18,7 +19,7 @@ from hub.cases.states import SLA_TARGETS, can_transition
 from hub.errors import Conflict, InvalidInput, UserErrorCode
 from hub.grants.segments import SegmentKey
 from hub.orgs.models import User
-from hub.pagination import Listing, Page, PageRequest, fetch_page, ranked
+from hub.pagination import Listing, Page, PageRequest, fetch_listing, ranked
 from hub.search import contains_text
 from hub.validation import Checks
 
@@ -85,9 +86,7 @@ async def list_cases(
     page: PageRequest,
 ) -> Page[Case]:
     listing = await case_listing(session, actor, where, order)
-    found = await fetch_page(
-        session, Case, listing.statement, listing.order, listing.descending, page
-    )
+    found = await fetch_listing(session, listing, page)
     return await access.disclose_page(session, actor, Case, found)
 
 
@@ -96,24 +95,23 @@ async def case_listing(
 ) -> Listing[Case]:
     """The cases the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CASES_READ)
-    listed = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
-    statement = listed.statement
+    sources = await access.select_listed(session, actor, Case, owner=where.owner_org_id)
+    conditions: list[ColumnElement[bool]] = []
     if where.status is not None:
-        statement = statement.where(Case.status == where.status)
+        conditions.append(Case.status == where.status)
     if where.priority is not None:
-        statement = statement.where(Case.priority == where.priority)
+        conditions.append(Case.priority == where.priority)
     if where.customer_id is not None:
-        statement = statement.where(Case.customer_id == where.customer_id)
+        conditions.append(Case.customer_id == where.customer_id)
     if where.assignee_user_id is not None:
-        statement = statement.where(Case.assignee_user_id == where.assignee_user_id)
+        conditions.append(Case.assignee_user_id == where.assignee_user_id)
     if where.search:
-        statement = statement.where(contains_text(Case.subject, where.search))
+        conditions.append(contains_text(Case.subject, where.search))
     return Listing(
         Case,
-        statement,
-        [listed.key(_ORDER_COLUMNS[order.field])],
+        [source.where(*conditions) for source in sources],
+        [_ORDER_COLUMNS[order.field]],
         order.descending,
-        listed.key(Case.id),
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -15,7 +15,7 @@ from hub.access.writes import insert_owned
 from hub.audit.changes import record_created, record_updated, snapshot
 from hub.customers.models import CompanySize, Contact, Customer, LifecycleStage, Purpose
 from hub.errors import Conflict
-from hub.pagination import Listing, Page, PageRequest, fetch_page
+from hub.pagination import Listing, Page, PageRequest, fetch_listing
 from hub.search import contains_text
 from hub.validation import Checks
 from hub.values import UNSET, Maybe
@@ -84,9 +84,7 @@ async def list_customers(
     page: PageRequest,
 ) -> Page[Customer]:
     listing = await customer_listing(session, actor, where, order)
-    found = await fetch_page(
-        session, Customer, listing.statement, listing.order, listing.descending, page
-    )
+    found = await fetch_listing(session, listing, page)
     return await access.disclose_page(session, actor, Customer, found)
 
 
@@ -95,20 +93,19 @@ async def customer_listing(
 ) -> Listing[Customer]:
     """The customers the actor may list, filtered, in the order asked: what a page is taken from."""
     access.require_scope(actor, Scope.CUSTOMERS_READ)
-    listed = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
-    statement = listed.statement
+    sources = await access.select_listed(session, actor, Customer, owner=where.owner_org_id)
+    conditions: list[ColumnElement[bool]] = []
     if where.region is not None:
-        statement = statement.where(Customer.region == where.region)
+        conditions.append(Customer.region == where.region)
     if where.lifecycle_stage is not None:
-        statement = statement.where(Customer.lifecycle_stage == where.lifecycle_stage)
+        conditions.append(Customer.lifecycle_stage == where.lifecycle_stage)
     if where.search:
-        statement = statement.where(contains_text(Customer.name, where.search))
+        conditions.append(contains_text(Customer.name, where.search))
     return Listing(
         Customer,
-        statement,
-        [listed.key(_ORDER_COLUMNS[order.field])],
+        [source.where(*conditions) for source in sources],
+        [_ORDER_COLUMNS[order.field]],
         order.descending,
-        listed.key(Customer.id),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -19,7 +19,7 @@ from hub.grants.models import Selection
 from hub.grants.segments import SegmentKey
 from hub.opportunities.models import Opportunity, OpportunitySource, OpportunityStage
 from hub.orgs.models import User
-from hub.pagination import Listing, Page, PageRequest, fetch_page, sort_key
+from hub.pagination import Listing, Page, PageRequest, fetch_listing, sort_key
 from hub.search import contains_text
 from hub.validation import Checks
 from hub.values import UNSET, Maybe
@@ -86,9 +86,7 @@ async def list_opportunities(
     page: PageRequest,
 ) -> Page[Opportunity]:
     listing = await opportunity_listing(session, actor, where, order)
-    found = await fetch_page(
-        session, Opportunity, listing.statement, listing.order, listing.descending, page
-    )
+    found = await fetch_listing(session, listing, page)
     return await access.disclose_page(session, actor, Opportunity, found)
 
 
@@ -97,22 +95,21 @@ async def opportunity_listing(
 ) -> Listing[Opportunity]:
     """The opportunities the actor may list, filtered and ordered: what a page is taken from."""
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
-    listed = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
-    statement = listed.statement
+    sources = await access.select_listed(session, actor, Opportunity, owner=where.owner_org_id)
+    conditions: list[ColumnElement[bool]] = []
     if where.stage is not None:
-        statement = statement.where(Opportunity.stage == where.stage)
+        conditions.append(Opportunity.stage == where.stage)
     if where.owner_user_id is not None:
-        statement = statement.where(Opportunity.owner_user_id == where.owner_user_id)
+        conditions.append(Opportunity.owner_user_id == where.owner_user_id)
     if where.customer_id is not None:
-        statement = statement.where(Opportunity.customer_id == where.customer_id)
+        conditions.append(Opportunity.customer_id == where.customer_id)
     if where.search:
-        statement = statement.where(contains_text(Opportunity.name, where.search))
+        conditions.append(contains_text(Opportunity.name, where.search))
     return Listing(
         Opportunity,
-        statement,
-        [listed.key(_ORDER_COLUMNS[order.field])],
+        [source.where(*conditions) for source in sources],
+        [_ORDER_COLUMNS[order.field]],
         order.descending,
-        listed.key(Opportunity.id),
     )
 
 

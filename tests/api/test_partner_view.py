@@ -213,3 +213,31 @@ async def test_the_owner_filter_gives_each_owners_share_and_the_partners_own_rec
     )
     assert response.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] in {"NOT_FOUND", "BAD_USER_INPUT"}
+
+
+async def test_a_partner_walks_its_own_and_shared_records_page_by_page(
+    client: httpx.AsyncClient, factory: Factory, owner_sessions: Sessions
+) -> None:
+    """Its own records and the share are read from two indexes and merged: pages of two add up
+    to the one long page, in order, each record once."""
+    world = await build_world(client, factory, owner_sessions)
+    customer = await factory.customer(world.partner, "Partner's own customer")
+    await factory.opportunities(world.partner, customer, 3)
+    query = """query($after: String, $first: Int!) { opportunities(first: $first, after: $after) {
+      edges { node { id createdAt } } pageInfo { hasNextPage endCursor } } }"""
+    whole = await data(client, world.token["partner"], query, first=100)
+    expected = [edge["node"]["id"] for edge in whole["opportunities"]["edges"]]
+
+    walked: list[str] = []
+    after = None
+    while True:
+        page = (await data(client, world.token["partner"], query, first=2, after=after))[
+            "opportunities"
+        ]
+        walked.extend(edge["node"]["id"] for edge in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+
+    assert walked == expected
+    assert len(expected) == 3 + len(world.expected_ids("oP")["opportunities"])

@@ -121,11 +121,16 @@ async def note_crossed(
     redaction = _REDACTIONS.get(model)
     overrides: dict[uuid.UUID, dict[str, Any]] = {}
     notes = []
+    # The same few grants cover every row of a page: their terms are worked out once each.
+    terms: dict[tuple[uuid.UUID, ...], tuple[tuple[uuid.UUID, str], ...]] = {}
     for row in rows:
         grants = covering.get(row.id, [])
         changed = redaction(row, actor, grants) if redaction is not None else {}
         overrides[row.id] = changed
-        notes.append(_disclosed(model, row, grants, changed))
+        key = tuple(grant.id for grant in grants)
+        if key not in terms:
+            terms[key] = tuple((grant.id, grant.purpose.value) for grant in grants)
+        notes.append(_disclosed(model, row, grants, changed, terms[key]))
     disclosures.note(session, actor, notes)
     return overrides
 
@@ -186,7 +191,9 @@ def _disclosed(
     row: Any,
     grants: Sequence[ReceivedGrant],
     overrides: Mapping[str, Any],
+    terms: tuple[tuple[uuid.UUID, str], ...],
 ) -> disclosures.Disclosed:
+    """How `row` crossed; `terms` are (id, purpose) of `grants`."""
     masked: frozenset[str] = frozenset()
     if model is Contact:
         policy = combined_policy(grant.field_policy for grant in grants)
@@ -201,13 +208,16 @@ def _disclosed(
         kind=model.__name__,
         record_id=row.id,
         customer_id=customer_id,
-        grants=tuple((grant.id, grant.purpose.value) for grant in grants),
+        grants=terms,
         fields=_fields_of(model),
-        withheld=frozenset(
-            _api_name(column) for column, value in overrides.items() if value is None
-        ),
+        withheld=_api_names(tuple(column for column, value in overrides.items() if value is None)),
         masked=masked,
     )
+
+
+@cache
+def _api_names(columns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_api_name(column) for column in columns)
 
 
 @cache

@@ -1,7 +1,7 @@
 """Which fields a request selected on each type: the audit ledger's account of what crossed.
 
 The access layer notes each record a partner receives; which of its fields the partner actually
-received depends on the operation. After the operation runs, this extension hands the ledger the
+received depends on the operation. Before the operation runs, this extension hands the ledger the
 leaf fields (scalars and enums) the document selects on each object type, fragments and
 interfaces included, computed once per distinct document. A field selected on an interface
 counts for the types the same selection narrows to with fragments (`node { id ... on Case {
@@ -37,24 +37,26 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub.audit.disclosures import has_disclosed, note_selection
+from hub.audit.disclosures import note_selection
 from resolvers.context import RequestContext
 
 __all__ = ["DisclosedFields", "selected_leaf_fields"]
 
 
 class DisclosedFields(SchemaExtension):
-    """Tell the ledger what the operation selected, when a partner was given records."""
+    """Tell the ledger what the operation selects, for the records a partner is given.
+
+    Said before the operation runs (computed once per document), so that every record noted
+    while it runs, or by a resolver let finish after a sibling failed, counts with it.
+    """
 
     def on_execute(self) -> Iterator[None]:
-        yield
         context = self.execution_context.context
         query = self.execution_context.query
-        if not isinstance(context, RequestContext) or query is None:
-            return
-        if has_disclosed(context.session):
+        if isinstance(context, RequestContext) and query is not None:
             schema = self.execution_context.schema._schema
             note_selection(context.session, _selection(schema, query))
+        yield
 
 
 @lru_cache(maxsize=512)

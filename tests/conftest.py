@@ -94,6 +94,17 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(scope="session")
+async def generic(settings: Settings, app_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The same hub with compiled reads off: every document through the resolvers (ADR 0018),
+    to compare the compiled answers with."""
+    application = create_app(settings.model_copy(update={"compiled_reads": False}), app_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            yield http
+
+
 @pytest.fixture
 def factory(owner_sessions: async_sessionmaker[AsyncSession]) -> Factory:
     return Factory(owner_sessions)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hub.access.actor import Actor
 
 _LOG = "hub.audit.disclosures"
+_SELECTION = "hub.audit.disclosures.selection"
 
 MASKED_SUFFIX = " (masked)"
 
@@ -71,8 +72,14 @@ def note(session: AsyncSession, actor: Actor, disclosed: Iterable[Disclosed]) ->
 
 
 def note_selection(session: AsyncSession, selection: Mapping[str, frozenset[str]]) -> None:
-    """The fields the request selected, per API type; without it, every field counts."""
-    log: _Log | None = session.sync_session.info.get(_LOG)
+    """The fields the request selected, per API type; without it, every field counts.
+
+    Said before the operation runs, so that a record noted by a resolver still running when the
+    operation ends (a sibling field failed and it was let finish) is counted with it too.
+    """
+    info = session.sync_session.info
+    info[_SELECTION] = selection
+    log: _Log | None = info.get(_LOG)
     if log is not None:
         log.selection = selection
 
@@ -85,7 +92,7 @@ def has_disclosed(session: AsyncSession) -> bool:
 def _log(session: Session, actor: Actor) -> _Log:
     log: _Log | None = session.info.get(_LOG)
     if log is None:
-        log = session.info[_LOG] = _Log(actor)
+        log = session.info[_LOG] = _Log(actor, selection=session.info.get(_SELECTION))
         before_append(session, _record_disclosures)
     return log
 

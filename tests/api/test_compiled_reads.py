@@ -7,15 +7,11 @@ each kind of grant; `tests/properties/test_compiled_reads.py` draws thousands mo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from starlette.applications import Starlette
 
-from hub.app import create_app
-from hub.settings import Settings
 from schema import planner_of
 from tests import tokens
 from tests.api.test_statement_count import counting_statements
@@ -34,16 +30,6 @@ ALIASED = """query Deals($n: Int!) { deals: opportunities(first: $n, orderBy: {f
 CUSTOMERS = "{ customers(first: 3) { edges { node { name createdAt country } } } }"
 NODE = """query ($id: ID!) { node(id: $id) { __typename id ... on Opportunity { name
   internalNotes customer { name } } ... on Customer { name domain } } }"""
-
-
-@pytest.fixture(scope="module")
-async def generic(settings: Settings, app_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The same hub with compiled reads off: every document through the resolvers."""
-    application = create_app(settings.model_copy(update={"compiled_reads": False}), app_url)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-            yield http
 
 
 async def both(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     label,
     literal,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -174,7 +175,8 @@ def _branch(
     if anchor is not None:
         position = tuple_(*keys)
         anchor_position = tuple_(*(anchor.c[key.name] for key in labelled))
-        statement = statement.where(
+        # Joined, not merely named: one row, or none when the cursor's row is not in the list.
+        statement = statement.join(anchor, true()).where(
             position < anchor_position if listing.descending else position > anchor_position
         )
     ordering = [key.desc() if listing.descending else key.asc() for key in keys]

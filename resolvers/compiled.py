@@ -8,59 +8,46 @@ it always has, with nothing read or noted.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import reads
-from hub.customers import service as customer_service
-from hub.opportunities import service as opportunity_service
+from hub.access import Actor
 from hub.pagination import Listing, PageRequest, check_page_size, decode_cursor
 from hub.reads import ReadPage, Shape
 from resolvers.context import RequestContext
 
+FilterT = TypeVar("FilterT")
+OrderT = TypeVar("OrderT")
 
-async def opportunity_page(
+
+async def page(
     ctx: RequestContext,
-    where: opportunity_service.OpportunityFilter,
-    order: opportunity_service.OpportunityOrder,
+    listing: Callable[[AsyncSession, Actor, FilterT, OrderT], Awaitable[Listing[Any]]],
+    where: FilterT,
+    order: OrderT,
     first: int,
     after: str | None,
     shape: Shape,
 ) -> ReadPage:
-    listing = await ctx.call(opportunity_service.opportunity_listing, where, order)
-    return await _page(ctx, listing, first, after, shape)
-
-
-async def customer_page(
-    ctx: RequestContext,
-    where: customer_service.CustomerFilter,
-    order: customer_service.CustomerOrder,
-    first: int,
-    after: str | None,
-    shape: Shape,
-) -> ReadPage:
-    listing = await ctx.call(customer_service.customer_listing, where, order)
-    return await _page(ctx, listing, first, after, shape)
-
-
-async def opportunity(
-    ctx: RequestContext, record_id: uuid.UUID, shape: Shape
-) -> dict[str, Any] | None:
-    statement = await ctx.call(opportunity_service.select_one_visible, record_id)
-    return await ctx.call(reads.read_one, statement, shape)
-
-
-async def customer(
-    ctx: RequestContext, record_id: uuid.UUID, shape: Shape
-) -> dict[str, Any] | None:
-    statement = await ctx.call(customer_service.select_one_visible, record_id)
-    return await ctx.call(reads.read_one, statement, shape)
-
-
-async def _page(
-    ctx: RequestContext, listing: Listing[Any], first: int, after: str | None, shape: Shape
-) -> ReadPage:
-    page = PageRequest(first, after, ctx.max_page_size)
-    check_page_size(page)
+    """A page of the list `listing` builds (a service's `*_listing`) as `shape` selects it."""
+    request = PageRequest(first, after, ctx.max_page_size)
+    check_page_size(request)
     if after is not None:
         decode_cursor(after)
-    return await ctx.call(reads.read_page, listing, page, shape)
+    built = await ctx.call(listing, where, order)
+    return await ctx.call(reads.read_page, built, request, shape)
+
+
+async def record(
+    ctx: RequestContext,
+    select_one_visible: Callable[[AsyncSession, Actor, uuid.UUID], Awaitable[Select[Any]]],
+    record_id: uuid.UUID,
+    shape: Shape,
+) -> dict[str, Any] | None:
+    """The record a service's `select_one_visible` finds, as `shape` selects it, or None."""
+    statement = await ctx.call(select_one_visible, record_id)
+    return await ctx.call(reads.read_one, statement, shape)

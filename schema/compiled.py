@@ -42,14 +42,17 @@ from graphql import (
     visit,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
+from sqlalchemy import Select
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
+from hub.customers import service as customer_service
 from hub.customers.exposure import CUSTOMER
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.exposure import Exposure
+from hub.opportunities import service as opportunity_service
 from hub.opportunities.exposure import OPPORTUNITY
-from hub.pagination import encode_cursor
+from hub.pagination import Listing, encode_cursor
 from hub.reads import Leaf, ReadPage, Related, Shape, TypeName
 from resolvers import compiled as read
 from resolvers.context import RequestContext
@@ -62,24 +65,25 @@ __all__ = ["CompiledExecution", "CompiledReads"]
 
 log = logging.getLogger("hub.graphql")
 
-PageReader = Callable[..., Awaitable[ReadPage]]
-NodeReader = Callable[..., Awaitable[dict[str, Any] | None]]
+NodeFinder = Callable[..., Awaitable[Select[Any]]]
 
 
 @dataclass(frozen=True)
 class _Listable:
     exposure: Exposure
     arguments: Callable[[Any, Any], tuple[Any, Any]]
-    read: PageReader
+    listing: Callable[..., Awaitable[Listing[Any]]]
 
 
 _LISTS: dict[str, _Listable] = {
-    "opportunities": _Listable(OPPORTUNITY, opportunity_list_arguments, read.opportunity_page),
-    "customers": _Listable(CUSTOMER, customer_list_arguments, read.customer_page),
+    "opportunities": _Listable(
+        OPPORTUNITY, opportunity_list_arguments, opportunity_service.opportunity_listing
+    ),
+    "customers": _Listable(CUSTOMER, customer_list_arguments, customer_service.customer_listing),
 }
-_NODES: dict[NodeType, tuple[Exposure, NodeReader]] = {
-    NodeType.OPPORTUNITY: (OPPORTUNITY, read.opportunity),
-    NodeType.CUSTOMER: (CUSTOMER, read.customer),
+_NODES: dict[NodeType, tuple[Exposure, NodeFinder]] = {
+    NodeType.OPPORTUNITY: (OPPORTUNITY, opportunity_service.select_one_visible),
+    NodeType.CUSTOMER: (CUSTOMER, customer_service.select_one_visible),
 }
 _EXPOSED = {exposure.type_name: exposure for exposure, _ in _NODES.values()}
 
@@ -160,7 +164,7 @@ class CompiledReads:
         shape = plan.nodes.get(node_type.value)
         if shape is None:
             return None
-        return {plan.key: await _NODES[node_type][1](context, record_id, shape)}
+        return {plan.key: await read.record(context, _NODES[node_type][1], record_id, shape)}
 
     async def _connection(
         self, context: RequestContext, connection: _Connection, arguments: dict[str, Any]
@@ -178,7 +182,9 @@ class CompiledReads:
             converted.get("filter"), converted.get("order_by")
         )
         first, after = converted.get("first", 20), converted.get("after")
-        page = await connection.listable.read(context, where, order, first, after, connection.node)
+        page = await read.page(
+            context, connection.listable.listing, where, order, first, after, connection.node
+        )
         return _connection_data(connection, page, after is not None)
 
 

@@ -27,7 +27,19 @@ from hub.db import Base
 __all__ = ["CaseShare", "CustomerShare", "OpportunityShare"]
 
 
-class OpportunityShare(Base):
+class _Share(Base):
+    """What every share row holds: whose record, which partner, under which grants, and the
+    record's creation time (the order key of partner lists)."""
+
+    __abstract__ = True
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-20)
+    partner_org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-18)
+    grant_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OpportunityShare(_Share):
     __tablename__ = "opportunity_shares"
     __table_args__ = (
         ForeignKeyConstraint(
@@ -48,14 +60,10 @@ class OpportunityShare(Base):
         ),
     )
 
-    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    partner_org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    grant_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-19)
 
 
-class CaseShare(Base):
+class CaseShare(_Share):
     __tablename__ = "case_shares"
     __table_args__ = (
         ForeignKeyConstraint(
@@ -70,14 +78,10 @@ class CaseShare(Base):
         Index("ix_case_shares_partner_org_id_case_id", "partner_org_id", "case_id"),
     )
 
-    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    case_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    partner_org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    grant_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    case_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-19)
 
 
-class CustomerShare(Base):
+class CustomerShare(_Share):
     __tablename__ = "customer_shares"
     __table_args__ = (
         ForeignKeyConstraint(
@@ -98,9 +102,6 @@ class CustomerShare(Base):
         Index("ix_customer_shares_partner_org_id_customer_id", "partner_org_id", "customer_id"),
     )
 
-    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    partner_org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    grant_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-19)
+    # The customer's name: the order key of a partner's customer list.
     name: Mapped[str] = mapped_column(String(200))

@@ -113,6 +113,93 @@ _SELECTS = (
     """,
 )
 
+# (function, share table, shared table, record column, record type, how the grant is asked,
+# the row's customer join, columns copied besides `created_at`)
+_REFRESHED = (
+    (
+        "hub_share_opportunities",
+        "opportunity_shares",
+        "opportunities",
+        "opportunity_id",
+        "OPPORTUNITIES",
+        "hub_grant_selects_opportunity(g, r, c)",
+        "JOIN customers c ON c.org_id = r.org_id AND c.id = r.customer_id",
+        (),
+    ),
+    (
+        "hub_share_cases",
+        "case_shares",
+        "cases",
+        "case_id",
+        "CASES",
+        "hub_grant_selects_case(g, r, c)",
+        "JOIN customers c ON c.org_id = r.org_id AND c.id = r.customer_id",
+        (),
+    ),
+    (
+        "hub_share_customers",
+        "customer_shares",
+        "customers",
+        "customer_id",
+        "CUSTOMERS",
+        "hub_grant_selects_customer(g, r)",
+        "",
+        ("name",),
+    ),
+)
+
+
+def _refresh(
+    function: str,
+    share: str,
+    shared: str,
+    column: str,
+    kind: str,
+    selects: str,
+    customer: str,
+    copied: tuple[str, ...],
+) -> str:
+    """A function that makes the share rows of some records of an owner exactly what the
+    owner's unrevoked grants select now: rows no grant selects any more go, the others are
+    written (unchanged ones untouched)."""
+    kept = ("grant_ids", "created_at", *copied)
+    keys = ", ".join(kept[1:])
+    record_keys = ", ".join(f"r.{name}" for name in kept[1:])
+    updated = ", ".join(f"{name} = excluded.{name}" for name in kept)
+    old = ", ".join(f"s.{name}" for name in kept)
+    new = ", ".join(f"excluded.{name}" for name in kept)
+    # Our own constants, never input.
+    return f"""
+    CREATE FUNCTION {function}(owner uuid, ids uuid[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM hub_lock_shares(owner);
+        WITH fresh AS (
+            SELECT r.org_id, r.id, g.partner_org_id, array_agg(g.id ORDER BY g.id) AS grant_ids,
+                {record_keys}
+            FROM {shared} r
+            {customer}
+            JOIN grants g ON g.org_id = r.org_id AND g.record_type = '{kind}'
+                AND g.revoked_at IS NULL
+            WHERE r.org_id = owner AND r.id = ANY (ids) AND {selects}
+            GROUP BY r.org_id, r.id, g.partner_org_id, {record_keys}
+        ), dropped AS (
+            DELETE FROM {share} s
+            WHERE s.org_id = owner AND s.{column} = ANY (ids) AND NOT EXISTS (
+                SELECT FROM fresh f
+                WHERE f.id = s.{column} AND f.partner_org_id = s.partner_org_id
+            )
+        )
+        INSERT INTO {share} AS s (org_id, {column}, partner_org_id, grant_ids, {keys})
+        SELECT * FROM fresh
+        ON CONFLICT (org_id, {column}, partner_org_id) DO UPDATE
+            SET {updated}
+            WHERE ({old}) IS DISTINCT FROM ({new});
+    END
+    $$
+    """  # noqa: S608
+
+
 # Made SECURITY DEFINER, owned by `hub_visibility`, in `upgrade`.
 _DEFINERS = (
     # Changes to one owner's share index take turns (see the module docstring).
@@ -123,98 +210,7 @@ _DEFINERS = (
     $$
     """,
     # The share rows of these records, made exactly what the owner's grants select now.
-    """
-    CREATE FUNCTION hub_share_opportunities(owner uuid, ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM hub_lock_shares(owner);
-        WITH fresh AS (
-            SELECT o.org_id, o.id, g.partner_org_id, array_agg(g.id ORDER BY g.id) AS grant_ids,
-                o.created_at
-            FROM opportunities o
-            JOIN customers c ON c.org_id = o.org_id AND c.id = o.customer_id
-            JOIN grants g ON g.org_id = o.org_id AND g.record_type = 'OPPORTUNITIES'
-                AND g.revoked_at IS NULL
-            WHERE o.org_id = owner AND o.id = ANY (ids)
-                AND hub_grant_selects_opportunity(g, o, c)
-            GROUP BY o.org_id, o.id, g.partner_org_id, o.created_at
-        ), dropped AS (
-            DELETE FROM opportunity_shares s
-            WHERE s.org_id = owner AND s.opportunity_id = ANY (ids) AND NOT EXISTS (
-                SELECT FROM fresh f
-                WHERE f.id = s.opportunity_id AND f.partner_org_id = s.partner_org_id
-            )
-        )
-        INSERT INTO opportunity_shares AS s
-            (org_id, opportunity_id, partner_org_id, grant_ids, created_at)
-        SELECT * FROM fresh
-        ON CONFLICT (org_id, opportunity_id, partner_org_id) DO UPDATE
-            SET grant_ids = excluded.grant_ids, created_at = excluded.created_at
-            WHERE (s.grant_ids, s.created_at) IS DISTINCT FROM
-                (excluded.grant_ids, excluded.created_at);
-    END
-    $$
-    """,
-    """
-    CREATE FUNCTION hub_share_cases(owner uuid, ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM hub_lock_shares(owner);
-        WITH fresh AS (
-            SELECT k.org_id, k.id, g.partner_org_id, array_agg(g.id ORDER BY g.id) AS grant_ids,
-                k.created_at
-            FROM cases k
-            JOIN customers c ON c.org_id = k.org_id AND c.id = k.customer_id
-            JOIN grants g ON g.org_id = k.org_id AND g.record_type = 'CASES'
-                AND g.revoked_at IS NULL
-            WHERE k.org_id = owner AND k.id = ANY (ids) AND hub_grant_selects_case(g, k, c)
-            GROUP BY k.org_id, k.id, g.partner_org_id, k.created_at
-        ), dropped AS (
-            DELETE FROM case_shares s
-            WHERE s.org_id = owner AND s.case_id = ANY (ids) AND NOT EXISTS (
-                SELECT FROM fresh f WHERE f.id = s.case_id AND f.partner_org_id = s.partner_org_id
-            )
-        )
-        INSERT INTO case_shares AS s (org_id, case_id, partner_org_id, grant_ids, created_at)
-        SELECT * FROM fresh
-        ON CONFLICT (org_id, case_id, partner_org_id) DO UPDATE
-            SET grant_ids = excluded.grant_ids, created_at = excluded.created_at
-            WHERE (s.grant_ids, s.created_at) IS DISTINCT FROM
-                (excluded.grant_ids, excluded.created_at);
-    END
-    $$
-    """,
-    """
-    CREATE FUNCTION hub_share_customers(owner uuid, ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        PERFORM hub_lock_shares(owner);
-        WITH fresh AS (
-            SELECT c.org_id, c.id, g.partner_org_id, array_agg(g.id ORDER BY g.id) AS grant_ids,
-                c.created_at, c.name
-            FROM customers c
-            JOIN grants g ON g.org_id = c.org_id AND g.record_type = 'CUSTOMERS'
-                AND g.revoked_at IS NULL
-            WHERE c.org_id = owner AND c.id = ANY (ids) AND hub_grant_selects_customer(g, c)
-            GROUP BY c.org_id, c.id, g.partner_org_id, c.created_at, c.name
-        ), dropped AS (
-            DELETE FROM customer_shares s
-            WHERE s.org_id = owner AND s.customer_id = ANY (ids) AND NOT EXISTS (
-                SELECT FROM fresh f
-                WHERE f.id = s.customer_id AND f.partner_org_id = s.partner_org_id
-            )
-        )
-        INSERT INTO customer_shares AS s
-            (org_id, customer_id, partner_org_id, grant_ids, created_at, name)
-        SELECT * FROM fresh
-        ON CONFLICT (org_id, customer_id, partner_org_id) DO UPDATE
-            SET grant_ids = excluded.grant_ids, created_at = excluded.created_at,
-                name = excluded.name
-            WHERE (s.grant_ids, s.created_at, s.name) IS DISTINCT FROM
-                (excluded.grant_ids, excluded.created_at, excluded.name);
-    END
-    $$
-    """,
+    *(_refresh(*refreshed) for refreshed in _REFRESHED),
     # A customer's consent or segment attributes decide its records' shares too.
     """
     CREATE FUNCTION hub_share_customer_records(owner uuid, ids uuid[]) RETURNS void

@@ -154,6 +154,10 @@ async def _note(
     session: AsyncSession, actor: Actor, shape: Shape, entries: list[list[Any]]
 ) -> None:
     """Note the records of other organisations that crossed, the related ones included."""
+    own = str(actor.org_id)  # JSON carries ids as text: compared as text, parsed once
+    foreign = [entry for entry in entries if entry[1] != own]
+    if not foreign:
+        return
     names = _noted(shape)
     crossed = [
         SimpleNamespace(
@@ -161,25 +165,18 @@ async def _note(
             id=uuid.UUID(entry[2]),
             **{name: _uuid(value) for name, value in zip(names, entry[3:], strict=True)},
         )
-        for entry in entries
-        if uuid.UUID(entry[1]) != actor.org_id
+        for entry in foreign
     ]
-    if not crossed:
-        return
     await access.note_crossed(session, actor, shape.exposure.model, crossed)
     for item in _relations(shape):
         relation = shape.exposure.relations[item.relation]
         reached = [
             SimpleNamespace(org_id=row.org_id, id=getattr(row, relation.column))
-            for row, entry in zip(crossed, _foreign(entries, actor), strict=True)
+            for row, entry in zip(crossed, foreign, strict=True)
             if entry[0][item.key] is not None
         ]
         if reached:
             await access.note_crossed(session, actor, relation.target.model, reached)
-
-
-def _foreign(entries: list[list[Any]], actor: Actor) -> list[list[Any]]:
-    return [entry for entry in entries if uuid.UUID(entry[1]) != actor.org_id]
 
 
 def _uuid(value: Any) -> Any:

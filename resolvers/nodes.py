@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -12,25 +13,21 @@ from resolvers.context import RequestContext
 from resolvers.ids import NodeType, decode_any_id
 
 
-async def load_node(ctx: RequestContext, global_id: str) -> tuple[NodeType, Any] | None:
-    """The record behind a global id, or None: absent, invisible and malformed look alike."""
+async def load_node(
+    ctx: RequestContext,
+    global_id: str,
+    loader_of: Callable[[NodeType], DataLoader[uuid.UUID, Any] | None],
+) -> tuple[NodeType, Any] | None:
+    """The record behind a global id, or None: absent, invisible and malformed look alike.
+
+    `loader_of` names the loader of a type (the node registry, `schema.nodes`), or None for a
+    type that is no node.
+    """
     try:
         node_type, record_id = decode_any_id(global_id)
     except NotFound:
         return None
-    loaders = ctx.loaders
-    by_type: dict[NodeType, DataLoader[uuid.UUID, Any]] = {
-        NodeType.CUSTOMER: loaders.customer,
-        NodeType.CONTACT: loaders.contact,
-        NodeType.OPPORTUNITY: loaders.opportunity,
-        NodeType.CASE: loaders.case,
-        NodeType.USER: loaders.user,
-        NodeType.API_CLIENT: loaders.api_client,
-        NodeType.PARTNERSHIP: loaders.partnership,
-        NodeType.GRANT: loaders.grant,
-        NodeType.DEAL_REGISTRATION: loaders.deal_registration,
-    }
-    loader = by_type.get(node_type)
+    loader = loader_of(node_type)
     if loader is None:
         return None
     record = await loader.load(record_id)

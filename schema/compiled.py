@@ -42,7 +42,6 @@ from graphql import (
     visit,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from sqlalchemy import Select
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
@@ -56,16 +55,15 @@ from hub.pagination import Listing, encode_cursor
 from hub.reads import Leaf, ReadPage, Related, Shape, TypeName
 from resolvers import compiled as read
 from resolvers.context import RequestContext
-from resolvers.ids import NodeType, decode_any_id
+from resolvers.ids import decode_any_id
 from schema.customers import customer_list_arguments
 from schema.document_cache import DOCUMENT_CACHE_SIZE
+from schema.nodes import compiled_nodes
 from schema.opportunities import opportunity_list_arguments
 
 __all__ = ["CompiledExecution", "CompiledReads"]
 
 log = logging.getLogger("hub.graphql")
-
-NodeFinder = Callable[..., Awaitable[Select[Any]]]
 
 
 @dataclass(frozen=True)
@@ -81,11 +79,8 @@ _LISTS: dict[str, _Listable] = {
     ),
     "customers": _Listable(CUSTOMER, customer_list_arguments, customer_service.customer_listing),
 }
-_NODES: dict[NodeType, tuple[Exposure, NodeFinder]] = {
-    NodeType.OPPORTUNITY: (OPPORTUNITY, opportunity_service.select_one_visible),
-    NodeType.CUSTOMER: (CUSTOMER, customer_service.select_one_visible),
-}
-_EXPOSED = {exposure.type_name: exposure for exposure, _ in _NODES.values()}
+_NODES = compiled_nodes()
+_EXPOSED = {kind.exposure.type_name: kind.exposure for kind in _NODES.values() if kind.exposure}
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,10 @@ class CompiledReads:
         shape = plan.nodes.get(node_type.value)
         if shape is None:
             return None
-        return {plan.key: await read.record(context, _NODES[node_type][1], record_id, shape)}
+        finder = _NODES[node_type].select_one_visible
+        if finder is None:
+            return None
+        return {plan.key: await read.record(context, finder, record_id, shape)}
 
     async def _connection(
         self, context: RequestContext, connection: _Connection, arguments: dict[str, Any]

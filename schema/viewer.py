@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import uuid
 from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from hub.errors import InvalidInput, UserErrorCode
 from resolvers import nodes as resolve_nodes
 from resolvers import viewer as resolve_viewer
 from resolvers.ids import NodeType, encode_id
-from schema.admin import ApiClient
 from schema.base import Info, Node
-from schema.cases import Case
-from schema.customers import Contact, Customer
-from schema.deals import DealRegistration
-from schema.grants import Grant
-from schema.opportunities import Opportunity
+from schema.nodes import NODES
 from schema.organisations import Organisation
-from schema.partnerships import Partnership
 from schema.users import User
 
 
@@ -43,25 +38,18 @@ class Viewer:
         return User.from_record(record) if record else None
 
 
-_CONVERTERS: dict[NodeType, Callable[[Any], Node]] = {
-    NodeType.CUSTOMER: Customer.from_record,
-    NodeType.CONTACT: Contact.from_record,
-    NodeType.OPPORTUNITY: Opportunity.from_record,
-    NodeType.CASE: Case.from_record,
-    NodeType.USER: User.from_record,
-    NodeType.API_CLIENT: ApiClient.from_record,
-    NodeType.PARTNERSHIP: Partnership.from_record,
-    NodeType.GRANT: Grant.from_record,
-    NodeType.DEAL_REGISTRATION: DealRegistration.from_record,
-}
-
-
 async def _node(info: Info, global_id: str) -> Node | None:
-    found = await resolve_nodes.load_node(info.context, global_id)
+    loaders = info.context.loaders
+
+    def loader_of(node_type: NodeType) -> DataLoader[uuid.UUID, Any] | None:
+        kind = NODES.get(node_type)
+        return kind.loader(loaders) if kind is not None else None
+
+    found = await resolve_nodes.load_node(info.context, global_id, loader_of)
     if found is None:
         return None
     node_type, record = found
-    return _CONVERTERS[node_type](record)
+    return NODES[node_type].converter(record)
 
 
 @strawberry.type

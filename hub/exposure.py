@@ -13,6 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hub.access.scopes import Scope
 from hub.db import TenantModel
 
 
@@ -56,6 +57,8 @@ class Exposure:
 
     type_name: str
     model: type[TenantModel]
+    # The scope a token needs to read the type, wherever it is reached (a list, a relation).
+    read_scope: Scope
     fields: Mapping[str, Exposed]
     relations: Mapping[str, ToOne] = field(default_factory=dict)
     # Columns the access layer needs to note a crossing record (its customer, what its

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from hub.access.scopes import Scope
 from hub.customers.models import Customer
 from hub.exposure import Exposed, Exposure, Value
 
 CUSTOMER = Exposure(
     type_name="Customer",
     model=Customer,
+    read_scope=Scope.CUSTOMERS_READ,
     fields={
         "id": Exposed("id", Value.ID),
         "name": Exposed("name", Value.TEXT),

@@ -5,6 +5,7 @@ Internal notes never reach a partner; nor does the owner's user (`owner`, not co
 
 from __future__ import annotations
 
+from hub.access.scopes import Scope
 from hub.customers.exposure import CUSTOMER
 from hub.exposure import Exposed, Exposure, ToOne, Value
 from hub.opportunities.models import Opportunity
@@ -12,6 +13,7 @@ from hub.opportunities.models import Opportunity
 OPPORTUNITY = Exposure(
     type_name="Opportunity",
     model=Opportunity,
+    read_scope=Scope.OPPORTUNITIES_READ,
     fields={
         "id": Exposed("id", Value.ID),
         "name": Exposed("name", Value.TEXT),

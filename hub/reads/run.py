@@ -126,10 +126,12 @@ def _related(
 async def _related_visibility(
     session: AsyncSession, actor: Actor, shape: Shape
 ) -> dict[str, ColumnElement[bool]]:
-    """What of each related type the actor sees, as the access layer composes it."""
+    """What of each related type the actor sees, as the access layer composes it; a related
+    type needs its own read scope (`Forbidden` otherwise, before anything is read)."""
     visibility: dict[str, ColumnElement[bool]] = {}
     for item in _relations(shape):
         target = shape.exposure.relations[item.relation].target
+        access.require_scope(actor, target.read_scope)
         statement = await access.select_visible(session, actor, target.model)
         if statement.whereclause is not None:
             visibility[target.type_name] = statement.whereclause

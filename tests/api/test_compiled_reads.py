@@ -72,3 +72,20 @@ async def test_owner_and_partners_get_the_generic_answer_from_one_statement(
     assert b'"edges":[{' in body, body
     # The generic path's statements and the compiled path's one (plus each side's entry).
     assert len(statements) >= 4, statements
+
+
+async def test_a_related_record_needs_its_own_read_scope(
+    client: httpx.AsyncClient,
+    generic: httpx.AsyncClient,
+    factory: Factory,
+    owner_sessions: Sessions,
+) -> None:
+    """`customer` on an opportunity needs customers:read, compiled or not: without it the
+    answer is the resolvers' (a FORBIDDEN error on the field), and no customer's name leaks."""
+    world = await build_world(client, factory, owner_sessions)
+    for who in ("owner", "partner"):
+        org = world.owner if who == "owner" else world.partner
+        token = await tokens.client_credentials(client, org.client, "opportunities:read")
+        body = await both(client, generic, token, LIST)
+        assert b'"FORBIDDEN"' in body, body
+        assert b'"consentPurposes"' not in body, body

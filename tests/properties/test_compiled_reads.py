@@ -3,7 +3,8 @@
 For 2,000 documents that hypothesis-graphql draws from the part of the schema the compiled path
 plans (`opportunities`, `customers` and `node`, with the fields and relations the exposure maps
 declare, over the isolation property's world of two owners, four partners and a stranger), each
-sent with the token of an owner or of a partner: the hub as it runs and the same hub with
+sent with the token of an owner or of a partner (with every scope, or with opportunities:read
+alone, so that a relation to customers needs a scope the token lacks): the hub as it runs and the same hub with
 compiled reads off give the same status, the same content type and the same body, byte for
 byte, and record the same disclosures (records, fields, grants and purposes). Arguments are
 drawn so that they reach real rows (ids, cursors, owners and customers of the world); documents
@@ -36,6 +37,7 @@ from starlette.applications import Starlette
 from hub.customers.exposure import CUSTOMER
 from hub.opportunities.exposure import OPPORTUNITY
 from schema import planner_of
+from tests import tokens
 from tests.factories import Factory
 from tests.properties.test_partner_isolation import generation_sdl, scalars
 from tests.properties.world import OWNERS, VIEWERS, Sessions, World, build_world
@@ -133,11 +135,21 @@ async def test_compiled_reads_answer_and_disclose_as_the_resolvers_do(
         )
         for sender in SENDERS
     }
+    # Every scope, or one read scope alone: a relation needs its own type's read scope.
+    narrowed = {
+        sender: await tokens.client_credentials(
+            client, world.orgs[sender].client, "opportunities:read"
+        )
+        for sender in SENDERS
+    }
+    bearer = {"all": world.tokens, "opportunities:read": narrowed}
     operations = st.sampled_from(SENDERS).flatmap(
-        lambda sender: st.tuples(st.just(sender), documents[sender])
+        lambda sender: st.tuples(
+            st.just(sender), st.sampled_from(sorted(bearer)), documents[sender]
+        )
     )
 
-    async def compare(sender: str, document: str) -> None:
+    async def compare(sender: str, scopes: str, document: str) -> None:
         number = tally.sent
         tally.sent += 1
         answered = planner.answered
@@ -148,7 +160,7 @@ async def test_compiled_reads_answer_and_disclose_as_the_resolvers_do(
                     "/graphql",
                     json={"query": document},
                     headers={
-                        "Authorization": f"Bearer {world.tokens[sender]}",
+                        "Authorization": f"Bearer {bearer[scopes][sender]}",
                         "X-Request-ID": f"differential-{number}-{name}",
                     },
                 )
@@ -172,10 +184,10 @@ async def test_compiled_reads_answer_and_disclose_as_the_resolvers_do(
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(operation=operations)
-    def compiled_equals_generic(operation: tuple[str, str]) -> None:
-        sender, document = operation
-        note(f"{sender}: {document}")
-        asyncio.run_coroutine_threadsafe(compare(sender, document), loop).result(timeout=60)
+    def compiled_equals_generic(operation: tuple[str, str, str]) -> None:
+        sender, scopes, document = operation
+        note(f"{sender} ({scopes}): {document}")
+        asyncio.run_coroutine_threadsafe(compare(sender, scopes, document), loop).result(timeout=60)
 
     await asyncio.to_thread(compiled_equals_generic)
     print(
@@ -184,8 +196,8 @@ async def test_compiled_reads_answer_and_disclose_as_the_resolvers_do(
     )
     assert tally.sent >= DOCUMENTS
     # The property was checked on compiled answers, on answers carrying records, and on
-    # disclosures, not on refusals alone (measured: 745 compiled, 136 with records, 207 with
+    # disclosures, not on refusals alone (measured: 483 compiled, 117 with records, 148 with
     # disclosures of 2,000; the bounds leave room for an unlucky draw).
-    assert tally.compiled >= DOCUMENTS // 5, tally
+    assert tally.compiled >= DOCUMENTS // 8, tally
     assert tally.with_edges >= DOCUMENTS // 40, tally
     assert tally.disclosed >= DOCUMENTS // 40, tally

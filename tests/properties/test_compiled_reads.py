@@ -4,11 +4,12 @@ For 2,000 documents that hypothesis-graphql draws from the part of the schema th
 plans (`opportunities`, `customers` and `node`, with the fields and relations the exposure maps
 declare, over the isolation property's world of two owners, four partners and a stranger), each
 sent with the token of an owner or of a partner (with every scope, or with opportunities:read
-alone, so that a relation to customers needs a scope the token lacks): the hub as it runs and the same hub with
-compiled reads off give the same status, the same content type and the same body, byte for
-byte, and record the same disclosures (records, fields, grants and purposes). Arguments are
-drawn so that they reach real rows (ids, cursors, owners and customers of the world); documents
-the compiled path does not plan, or arguments it leaves to the resolvers, are compared too.
+alone, so that a relation to customers needs a scope the token lacks): the hub as it runs and
+the same hub with compiled reads off give the same status, the same content type and the same
+body, byte for byte, and record the same disclosures (records, fields, grants and purposes).
+Arguments are drawn so that they reach real rows (ids, cursors, owners and customers of the
+world); documents the compiled path does not plan, or arguments it leaves to the resolvers, are
+compared too.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -157,6 +158,15 @@ class HubGraphQL(GraphQL[RequestContext, None]):
             if isinstance(response_data, Mapping) and _is_request_error(response_data):
                 response.status_code = 400
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: several times faster than `json`, and it refuses what PostgreSQL could not
+        store anyway (a lone surrogate), as a bad request."""
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        """Compact UTF-8, as the compiled reads write it too (`schema.compiled`)."""
+        return orjson.dumps(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         """A body must be a JSON object (or a batch list), not a bare scalar."""

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     Subquery,
+    Uuid,
+    bindparam,
     case,
     func,
     label,
@@ -37,7 +39,11 @@ from hub.errors import InvalidInput, UserErrorCode
 M = TypeVar("M", bound=TenantModel)
 T = TypeVar("T")
 
-_CURSOR_PREFIX = b"cursor:"
+CURSOR_PREFIX = b"cursor:"
+
+# The cursor's record id is bound by this name, so a compiled read's statement, kept for
+# later requests of the same shape, takes each request's cursor (`hub.reads.prepared`).
+AFTER_ID = "after_id"
 
 
 @dataclass(frozen=True)
@@ -60,15 +66,15 @@ class Page(Generic[M]):
 
 
 def encode_cursor(record_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(record_id).encode()).decode()
+    return base64.urlsafe_b64encode(CURSOR_PREFIX + str(record_id).encode()).decode()
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
-        if not raw.startswith(_CURSOR_PREFIX):
+        if not raw.startswith(CURSOR_PREFIX):
             raise ValueError(cursor)
-        return uuid.UUID(raw[len(_CURSOR_PREFIX) :].decode())
+        return uuid.UUID(raw[len(CURSOR_PREFIX) :].decode())
     except (ValueError, UnicodeError, binascii.Error) as error:
         raise InvalidInput.on("after", UserErrorCode.INVALID, "Not a valid cursor.") from error
 
@@ -156,7 +162,7 @@ def _anchor(listing: Listing[M], page: PageRequest) -> Subquery | None:
     alone; from whichever source holds it."""
     if page.after is None:
         return None
-    after_id = decode_cursor(page.after)
+    after_id = bindparam(AFTER_ID, decode_cursor(page.after), type_=Uuid())
     found = [
         source.statement.with_only_columns(*_keys(listing, source)).where(
             listing.model.id == after_id

@@ -16,10 +16,11 @@ source.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -51,7 +52,7 @@ from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.exposure import Exposure
 from hub.opportunities import service as opportunity_service
 from hub.opportunities.exposure import OPPORTUNITY
-from hub.pagination import Listing, encode_cursor
+from hub.pagination import Listing
 from hub.reads import Leaf, ReadPage, Related, Shape, TypeName
 from resolvers import compiled as read
 from resolvers.context import RequestContext
@@ -80,6 +81,7 @@ _LISTS: dict[str, _Listable] = {
     "customers": _Listable(CUSTOMER, customer_list_arguments, customer_service.customer_listing),
 }
 _NODES = compiled_nodes()
+_SERIALS = itertools.count()
 _EXPOSED = {kind.exposure.type_name: kind.exposure for kind in _NODES.values() if kind.exposure}
 
 
@@ -97,6 +99,7 @@ class _Connection:
 
 @dataclass(frozen=True)
 class _Plan:
+    serial: int  # names the plan in the keys of its statements (`hub.reads.prepared`)
     operation: OperationDefinitionNode
     key: str
     field: FieldNode
@@ -124,7 +127,7 @@ class CompiledReads:
         if key in self._plans:
             return self._plans[key]
         try:
-            plan = _planned(self.graphql, document, operation_name)
+            plan = _planned(self.graphql, document, operation_name, next(_SERIALS))
         except _NotCompiled:
             plan = None
         if len(self._plans) >= DOCUMENT_CACHE_SIZE:
@@ -154,7 +157,8 @@ class CompiledReads:
         definition = _as_object(self.graphql.query_type).fields[plan.field.name.value]
         arguments = get_argument_values(definition, plan.field, bound)
         if plan.connection is not None:
-            return {plan.key: await self._connection(context, plan.connection, arguments)}
+            connection = plan.connection
+            return {plan.key: await self._connection(context, plan.serial, connection, arguments)}
         node_type, record_id = decode_any_id(arguments["id"])
         shape = plan.nodes.get(node_type.value)
         if shape is None:
@@ -162,26 +166,41 @@ class CompiledReads:
         finder = _NODES[node_type].select_one_visible
         if finder is None:
             return None
-        return {plan.key: await read.record(context, finder, record_id, shape)}
+
+        async def visible() -> Any:
+            return await finder(context.session, context.actor, record_id)
+
+        key = (plan.serial, node_type)
+        return {plan.key: await read.record(context, key, visible, record_id, shape)}
 
     async def _connection(
-        self, context: RequestContext, connection: _Connection, arguments: dict[str, Any]
+        self,
+        context: RequestContext,
+        serial: int,
+        connection: _Connection,
+        arguments: dict[str, Any],
     ) -> dict[str, Any]:
-        field = self.schema.get_field_for_type(connection.field_name, "Query")
-        if field is None:
-            raise GraphQLError(f"no field {connection.field_name}")
-        converted = convert_arguments(
-            arguments,
-            field.arguments,
-            scalar_registry=self.schema.schema_converter.scalar_registry,
-            config=self.schema.config,
-        )
-        where, order = connection.listable.arguments(
-            converted.get("filter"), converted.get("order_by")
-        )
-        first, after = converted.get("first", 20), converted.get("after")
+        after = arguments.get("after")
+
+        async def listing() -> Listing[Any]:
+            field = self.schema.get_field_for_type(connection.field_name, "Query")
+            if field is None:
+                raise GraphQLError(f"no field {connection.field_name}")
+            converted = convert_arguments(
+                arguments,
+                field.arguments,
+                scalar_registry=self.schema.schema_converter.scalar_registry,
+                config=self.schema.config,
+            )
+            where, order = connection.listable.arguments(
+                converted.get("filter"), converted.get("order_by")
+            )
+            return await connection.listable.listing(context.session, context.actor, where, order)
+
+        # Everything the listing reads but the cursor and the actor (`hub.reads` adds those).
+        key = (serial, _frozen({k: v for k, v in arguments.items() if k != "after"}))
         page = await read.page(
-            context, connection.listable.listing, where, order, first, after, connection.node
+            context, key, listing, arguments.get("first", 20), after, connection.node
         )
         return _connection_data(connection, page, after is not None)
 
@@ -214,8 +233,17 @@ class CompiledExecution(SchemaExtension):
         yield
 
 
+def _frozen(value: Any) -> Hashable:
+    """Coerced argument values as a key: input objects and lists made immutable."""
+    if isinstance(value, Mapping):
+        return tuple((name, _frozen(item)) for name, item in value.items())
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return cast(Hashable, value)
+
+
 def _connection_data(connection: _Connection, page: ReadPage, after: bool) -> dict[str, Any]:
-    cursors = [encode_cursor(record_id) for record_id in page.ids]
+    cursors = page.cursors
     info = {
         "hasNextPage": page.has_next_page,
         "hasPreviousPage": after,
@@ -245,7 +273,9 @@ class _NotCompiled(Exception):
     """The document asks for something the compiled path does not answer."""
 
 
-def _planned(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> _Plan:
+def _planned(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, serial: int
+) -> _Plan:
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         raise _NotCompiled
@@ -267,7 +297,7 @@ def _planned(schema: GraphQLSchema, document: DocumentNode, operation_name: str 
     name = field.name.value
     if name in _LISTS:
         connection = _planned_connection(schema, root, field, fragments, _LISTS[name])
-        return _Plan(operation, key, field, connection, {})
+        return _Plan(serial, operation, key, field, connection, {})
     if name == "node":
         shapes = {}
         for exposure in _EXPOSED.values():
@@ -280,7 +310,7 @@ def _planned(schema: GraphQLSchema, document: DocumentNode, operation_name: str 
                 continue
         if not shapes:
             raise _NotCompiled
-        return _Plan(operation, key, field, None, shapes)
+        return _Plan(serial, operation, key, field, None, shapes)
     raise _NotCompiled
 
 

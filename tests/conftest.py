@@ -20,8 +20,13 @@ from hub.db import app_role_url, create_engine, session_factory
 from hub.embedded import EmbeddedPostgres
 from hub.migrate import upgrade
 from hub.orgs import credentials
+from hub.reads.prepared import PREPARED
 from hub.settings import Settings
 from tests.factories import Factory
+
+# Every compiled read with a known key builds its statement again and checks it is the one
+# kept: a key that misses something the construction reads fails here, not in production.
+PREPARED.verify = True
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,7 +17,7 @@ from bench.harness import load_average
 from bench.read_path.dataset import SIZES, open_dataset
 from bench.read_path.report import Report, render
 from bench.read_path.run import Measured, Options, measure
-from bench.read_path.systems import HUB, OWNER_LIST, POSTGRAPHILE_DIR, find_node
+from bench.read_path.systems import HUB, OWNER_LIST, POSTGRAPHILE_DIR, QUERIES, find_node
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "read_path.md"
 
@@ -46,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--no-postgraphile", action="store_true")
+    parser.add_argument(
+        "--query",
+        action="append",
+        choices=QUERIES,
+        help="measure only this query (repeatable); the report then lacks the others' targets",
+    )
     parser.add_argument("--reseed", action="store_true", help="seed the datasets anew")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -65,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections=args.connections,
         timeout=args.timeout,
         node=node,
+        queries=tuple(args.query) if args.query else QUERIES,
     )
     with open_dataset(args.size, reseed=args.reseed) as (owner_url, dataset):
         main_result = asyncio.run(measure(owner_url, dataset, options))

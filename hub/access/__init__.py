@@ -33,17 +33,21 @@ from hub.access.received import ReceivedGrant, received_grants
 from hub.access.retention import require_retention_admin
 from hub.access.scopes import Scope
 from hub.access.visibility import (
+    RECORD_ID,
     get_owned,
     get_owned_many,
     get_visible,
     get_visible_many,
+    is_record,
     select_listed,
     select_owned,
     select_visible,
+    visibility_key,
 )
 
 __all__ = [
     "PARTNER_MAY_CHANGE",
+    "RECORD_ID",
     "ROLE_SCOPES",
     "AccessExplanation",
     "AccessReason",
@@ -73,6 +77,7 @@ __all__ = [
     "get_visible_many",
     "grantable_scopes",
     "is_live",
+    "is_record",
     "note_crossed",
     "received_grants",
     "require_admin",
@@ -87,4 +92,5 @@ __all__ = [
     "select_partnerships",
     "select_visible",
     "side_of",
+    "visibility_key",
 ]

@@ -8,10 +8,10 @@ security repeats the rule in PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
@@ -24,6 +24,27 @@ from hub.grants.models import Access
 from hub.pagination import Source
 
 M = TypeVar("M", bound=TenantModel)
+
+# A record asked for by id is bound by this name, so a compiled read's statement, kept for
+# later requests of the same shape, takes each request's id (`hub.reads.prepared`).
+RECORD_ID = "record_id"
+
+
+async def visibility_key(session: AsyncSession, actor: Actor) -> Hashable:
+    """Everything composing visibility reads of the actor: its organisation, its scopes and
+    the terms of its live received grants. Statements built for one actor serve another with
+    the same key (`hub.reads.prepared`)."""
+    grants = await received_grants(session, actor)
+    terms = tuple(
+        (grant.id, grant.owner_id, grant.partner_org_id, grant.record_type, grant.access)
+        for grant in grants
+    )
+    return actor.org_id, actor.scopes, terms
+
+
+def is_record(model: type[M], record_id: uuid.UUID) -> ColumnElement[bool]:
+    """The condition naming one record by id, its id bound as `RECORD_ID`."""
+    return model.id == bindparam(RECORD_ID, record_id, type_=Uuid())
 
 
 def select_owned(actor: Actor, model: type[M]) -> Select[M]:

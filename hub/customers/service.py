@@ -115,7 +115,7 @@ async def select_one_visible(
     """The statement of one customer the actor may see: no row if it may not."""
     access.require_scope(actor, Scope.CUSTOMERS_READ)
     statement = await access.select_visible(session, actor, Customer)
-    return statement.where(Customer.id == record_id)
+    return statement.where(access.is_record(Customer, record_id))
 
 
 async def get_many(

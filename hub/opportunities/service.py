@@ -119,7 +119,7 @@ async def select_one_visible(
     """The statement of one opportunity the actor may see: no row if it may not."""
     access.require_scope(actor, Scope.OPPORTUNITIES_READ)
     statement = await access.select_visible(session, actor, Opportunity)
-    return statement.where(Opportunity.id == record_id)
+    return statement.where(access.is_record(Opportunity, record_id))
 
 
 async def get_many(

@@ -3,77 +3,107 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, select
+import orjson
+from sqlalchemy import ColumnElement, Select, Text, and_, case, cast, func, literal, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnCollection
 
 from hub import access
-from hub.access import Actor
+from hub.access import RECORD_ID, Actor
 from hub.exposure import Exposure
-from hub.pagination import Listing, PageRequest, page_statement
+from hub.pagination import AFTER_ID, Listing, PageRequest, decode_cursor, page_statement
+from hub.reads.prepared import PREPARED
 from hub.reads.shape import Leaf, Related, Shape, TypeName
-from hub.reads.values import response_value
+from hub.reads.values import cursor, response_value
 
 Columns = ColumnCollection[str, ColumnElement[Any]]
 
 
 @dataclass(frozen=True)
 class ReadPage:
-    """Nodes as the response holds them, with the ids their cursors name."""
+    """Nodes as the response holds them, with their cursors."""
 
     nodes: list[dict[str, Any]]
-    ids: list[uuid.UUID]
+    cursors: list[str]
     has_next_page: bool
 
 
 async def read_page(
-    session: AsyncSession, actor: Actor, listing: Listing[Any], page: PageRequest, shape: Shape
+    session: AsyncSession,
+    actor: Actor,
+    key: Hashable,
+    listing: Callable[[], Awaitable[Listing[Any]]],
+    page: PageRequest,
+    shape: Shape,
 ) -> ReadPage:
-    paged = page_statement(listing, page).subquery("paged")
-    keys = [column for name, column in paged.c.items() if name.startswith("key_")]
-    ordering = [key.desc() if listing.descending else key.asc() for key in keys]
-    entries = await _entries(session, actor, shape, paged.c, paged, ordering)
+    """A page of what `listing` builds, as `shape` selects it. The listing is built only when
+    no statement is kept for `key` (which must hold everything its construction reads besides
+    the actor's visibility and the page) with the actor's `visibility_key`."""
+
+    async def build() -> Select[Any]:
+        built = await listing()
+        paged = page_statement(built, page).subquery("paged")
+        keys = [column for name, column in paged.c.items() if name.startswith("key_")]
+        ordering = [key.desc() if built.descending else key.asc() for key in keys]
+        return await _statement(session, actor, shape, paged.c, paged, ordering)
+
+    visibility = await access.visibility_key(session, actor)
+    shaped = (key, visibility, page.first, page.after is not None)
+    prepared = await PREPARED.get(session, shaped, build)
+    after = decode_cursor(page.after) if page.after is not None else None
+    entries = orjson.loads(await prepared.scalar(session, {AFTER_ID: after}) or "[]")
     shown = entries[: page.first]
     await _note(session, actor, shape, shown)
     return ReadPage(
         nodes=[entry[0] for entry in shown],
-        ids=[uuid.UUID(entry[2]) for entry in shown],
+        cursors=[entry[3] for entry in shown],
         has_next_page=len(entries) > page.first,
     )
 
 
 async def read_one(
-    session: AsyncSession, actor: Actor, visible: Select[Any], shape: Shape
+    session: AsyncSession,
+    actor: Actor,
+    key: Hashable,
+    visible: Callable[[], Awaitable[Select[Any]]],
+    record_id: uuid.UUID,
+    shape: Shape,
 ) -> dict[str, Any] | None:
-    """The one row of `visible` (already narrowed to a record), or None."""
-    found = visible.subquery("found")
-    entries = await _entries(session, actor, shape, found.c, found, [])
+    """The one row of what `visible` builds (a statement narrowed to `record_id` by
+    `access.is_record`), or None."""
+
+    async def build() -> Select[Any]:
+        found = (await visible()).subquery("found")
+        return await _statement(session, actor, shape, found.c, found, [])
+
+    visibility = await access.visibility_key(session, actor)
+    prepared = await PREPARED.get(session, (key, visibility), build)
+    entries = orjson.loads(await prepared.scalar(session, {RECORD_ID: record_id}) or "[]")
     await _note(session, actor, shape, entries)
     return entries[0][0] if entries else None
 
 
-async def _entries(
+async def _statement(
     session: AsyncSession,
     actor: Actor,
     shape: Shape,
     columns: Columns,
     source: Any,
     ordering: list[Any],
-) -> list[list[Any]]:
-    """[node, org_id, id, *noted] per row, in order, as one JSON value from PostgreSQL."""
+) -> Select[Any]:
+    """[node, org_id, id, cursor, *noted] per row, in order, as one JSON text."""
     visibility = await _related_visibility(session, actor, shape)
     node = _node(shape, columns, actor, visibility)
     noted = [columns[name] for name in _noted(shape)]
-    entry = func.json_build_array(node, columns.org_id, columns.id, *noted)
+    entry = func.json_build_array(node, columns.org_id, columns.id, cursor(columns.id), *noted)
     aggregated = func.json_agg(aggregate_order_by(entry, *ordering) if ordering else entry)
-    result = await session.scalar(select(aggregated).select_from(source))
-    return list(result or [])
+    return select(cast(aggregated, Text)).select_from(source)
 
 
 def _node(
@@ -165,7 +195,7 @@ async def _note(
         SimpleNamespace(
             org_id=uuid.UUID(entry[1]),
             id=uuid.UUID(entry[2]),
-            **{name: _uuid(value) for name, value in zip(names, entry[3:], strict=True)},
+            **{name: _uuid(value) for name, value in zip(names, entry[4:], strict=True)},
         )
         for entry in foreign
     ]

@@ -11,13 +11,24 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, case, cast, extract, func, literal
 
 from hub.exposure import Value
+from hub.pagination import CURSOR_PREFIX
+
+
+def _urlsafe_base64(prefix: str, record_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """URL-safe base64 of `prefix` and the uuid's text (PostgreSQL's base64 breaks lines every
+    76 characters; the translation drops the break and swaps the alphabet)."""
+    raw = func.convert_to(func.concat(literal(prefix), cast(record_id, Text)), "UTF8")
+    return func.translate(func.encode(raw, "base64"), "+/\n", "-_")
 
 
 def global_id(type_name: str, record_id: ColumnElement[Any]) -> ColumnElement[str]:
-    """`resolvers.ids.encode_id`: URL-safe base64 of `Type:uuid` (PostgreSQL's base64 breaks
-    lines every 76 characters; the translation drops the break and swaps the alphabet)."""
-    raw = func.convert_to(func.concat(literal(f"{type_name}:"), cast(record_id, Text)), "UTF8")
-    return func.translate(func.encode(raw, "base64"), "+/\n", "-_")
+    """`resolvers.ids.encode_id`: a Relay global id, `Type:uuid`."""
+    return _urlsafe_base64(f"{type_name}:", record_id)
+
+
+def cursor(record_id: ColumnElement[Any]) -> ColumnElement[str]:
+    """`hub.pagination.encode_cursor`: the cursor naming a row."""
+    return _urlsafe_base64(CURSOR_PREFIX.decode(), record_id)
 
 
 def iso_timestamp(moment: ColumnElement[Any]) -> ColumnElement[str]:

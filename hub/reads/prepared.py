@@ -1,0 +1,119 @@
+"""Compiled reads' statements, built and compiled once per shape of request (ADR 0018).
+
+Building a statement with SQLAlchemy and compiling it costs far more than running it (the
+profile of the owner's list put two thirds of the hub's time there). A compiled read's
+statement depends only on a few things: the planned document, the arguments other than the
+cursor, the caller's organisation, scopes and live grants. Those make the key; the statement
+built the first time is compiled to the driver's SQL, and every later request with the same
+key runs that SQL directly on the request's connection, in the request's transaction.
+
+What changes between such requests is bound by name (`AFTER_ID`, `RECORD_ID`); every other
+parameter is a value of the key and is sent as the first build computed it. When `verify` is
+on (the test suite turns it on), every request with a known key builds its statement again
+and checks that the SQL and the parameters are the ones kept: a key that missed something the
+construction reads fails the tests instead of answering with another request's values.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.access import RECORD_ID
+from hub.pagination import AFTER_ID
+
+# The names of the values a statement takes from the request rather than from its key.
+_PER_REQUEST = frozenset({AFTER_ID, RECORD_ID})
+
+_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """One positional parameter: a per-request value by name, or the key's own value."""
+
+    name: str
+    processor: Callable[[Any], Any] | None
+    constant: Any
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement as the driver runs it: SQL with `$n` parameters and what fills each."""
+
+    sql: str
+    slots: tuple[_Slot, ...]
+
+    def same_as(self, other: Prepared) -> bool:
+        """The same SQL with the same values from the key (processors are made anew)."""
+        return self.sql == other.sql and [(s.name, s.constant) for s in self.slots] == [
+            (s.name, s.constant) for s in other.slots
+        ]
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        arguments = []
+        for slot in self.slots:
+            if slot.name in _PER_REQUEST:
+                value = values[slot.name]
+                arguments.append(slot.processor(value) if slot.processor else value)
+            else:
+                arguments.append(slot.constant)
+        return arguments
+
+    async def scalar(self, session: AsyncSession, values: Mapping[str, Any]) -> Any:
+        """The statement's one value, run on the request's connection and transaction (as
+        driver SQL: nothing is built or compiled, and statement events still see it)."""
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(self.sql, tuple(self.arguments(values)))
+        return result.scalar()
+
+
+class PreparedStatements:
+    """The prepared statements of a process, by key; the least recently used make room."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._size = size
+        self._kept: OrderedDict[Hashable, Prepared] = OrderedDict()
+        self.verify = False
+
+    async def get(
+        self, session: AsyncSession, key: Hashable, build: Callable[[], Awaitable[Select[Any]]]
+    ) -> Prepared:
+        """The statement kept for `key`, or the one `build` makes, compiled and kept."""
+        kept = self._kept.get(key)
+        if kept is not None and not self.verify:
+            self._kept.move_to_end(key)
+            return kept
+        prepared = _compiled(session, await build())
+        if kept is not None and not kept.same_as(prepared):
+            raise AssertionError(f"the statement of {key!r} changed under the same key")
+        self._kept[key] = prepared
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+        return prepared
+
+
+def _compiled(session: AsyncSession, statement: Select[Any]) -> Prepared:
+    bind = session.get_bind()
+    compiled = statement.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
+    processors = compiled._bind_processors
+    values = compiled.construct_params()
+    slots = []
+    for name in compiled.positiontup or ():
+        processor = processors.get(name)
+        if processor is not None and not callable(processor):
+            raise TypeError(f"a tuple parameter ({name}) is not prepared here")
+        if name in _PER_REQUEST:
+            slots.append(_Slot(name, processor, None))
+        else:
+            value = values[name]
+            slots.append(_Slot(name, None, processor(value) if processor else value))
+    return Prepared(compiled.string, tuple(slots))
+
+
+PREPARED = PreparedStatements()

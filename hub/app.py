@@ -32,7 +32,7 @@ from hub.graphql_http import GraphQLEndpoint
 from hub.keys.store import ensure_key, verifying_keys
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
-from schema import build_schema
+from schema import build_schema, planner_of
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
         sessions=lambda: current().sessions,
         resource_server=lambda: current().resource_server,
         max_page_size=settings.max_page_size,
+        planner=planner_of(schema) if settings.compiled_reads else None,
     )
 
     async def healthz(request: Request) -> Response:

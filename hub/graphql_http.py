@@ -31,6 +31,7 @@ from hub.access.actor import Actor
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
 from resolvers.context import RequestContext
+from schema.compiled import CompiledReads
 
 log = logging.getLogger("hub.graphql")
 
@@ -185,6 +186,14 @@ class HubGraphQL(GraphQL[RequestContext, None]):
         return data
 
 
+def _plain_accept(accept: str) -> bool:
+    """An Accept header a single JSON answer satisfies, as strawberry would send it."""
+    if not accept:
+        return True
+    kinds = {part.partition(";")[0].strip().lower() for part in accept.split(",")}
+    return not kinds - {"*/*", "application/json", GRAPHQL_RESPONSE_MEDIA_TYPE}
+
+
 class _ConnectionGone(Exception):
     """The request's first statement found its pooled connection closed by the server."""
 
@@ -198,8 +207,10 @@ class GraphQLEndpoint:
         *,
         max_page_size: int,
         graphiql: bool = True,
+        planner: CompiledReads | None = None,
     ) -> None:
         self.view = HubGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
+        self.planner = planner
         self.sessions = sessions
         self.resource_server = resource_server
         self.max_page_size = max_page_size
@@ -276,12 +287,14 @@ class GraphQLEndpoint:
             max_page_size=self.max_page_size,
             issuer=self.resource_server().issuer,
         )
-        try:
-            response = await self.view.run(request, context=context)
-        except HTTPException as error:
-            await context.settle()
-            await session.rollback()
-            return _bad_request(error.reason)
+        response = await self._planned(request, context)
+        if response is None:
+            try:
+                response = await self.view.run(request, context=context)
+            except HTTPException as error:
+                await context.settle()
+                await session.rollback()
+                return _bad_request(error.reason)
         await context.settle()
         if not context.unexpected_error:
             try:
@@ -295,6 +308,41 @@ class GraphQLEndpoint:
             return response
         await session.rollback()
         return _nothing_written(response) if context.wrote else response
+
+    async def _planned(self, request: Request, context: RequestContext) -> Response | None:
+        """The answer to a plain JSON POST of a document planned before (ADR 0018), made
+        without strawberry's pipeline; None leaves the request to strawberry, which reads the
+        same body (starlette keeps it) and answers anything unusual as it always has."""
+        if self.planner is None or request.method != "POST":
+            return None
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        accept = request.headers.get("accept", "")
+        if media_type != "application/json" or not _plain_accept(accept):
+            return None
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(body, dict) or body.keys() - {"query", "operationName", "variables"}:
+            return None
+        query, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
+        if not isinstance(query, str) or not isinstance(name, str | None):
+            return None
+        if not isinstance(variables, dict | None) or _holds_nul(variables):
+            return None
+        try:
+            data = await self.planner.answer_planned(context, query, name, variables)
+        except Exception:
+            log.exception("compiled read failed", extra={"request_id": context.request_id})
+            context.unexpected_error = True
+            return _not_committed(context.request_id)
+        if data is None:
+            return None
+        wants_graphql = GRAPHQL_RESPONSE_MEDIA_TYPE in accept
+        return Response(
+            orjson.dumps({"data": data}),
+            media_type=GRAPHQL_RESPONSE_MEDIA_TYPE if wants_graphql else "application/json",
+        )
 
     def _wants_ide(self, request: Request) -> bool:
         if self.view.graphql_ide is None or request.method != "GET":

@@ -46,6 +46,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
+from hub.audit.disclosures import note_selection
 from hub.customers import service as customer_service
 from hub.customers.exposure import CUSTOMER
 from hub.errors import Forbidden, InvalidInput, NotFound
@@ -58,6 +59,7 @@ from resolvers import compiled as read
 from resolvers.context import RequestContext
 from resolvers.ids import decode_any_id
 from schema.customers import customer_list_arguments
+from schema.disclosed_fields import selection_of
 from schema.document_cache import DOCUMENT_CACHE_SIZE
 from schema.nodes import compiled_nodes
 from schema.opportunities import opportunity_list_arguments
@@ -134,6 +136,30 @@ class CompiledReads:
             del self._plans[next(iter(self._plans))]  # the oldest
         self._plans[key] = plan
         return plan
+
+    async def answer_planned(
+        self,
+        context: RequestContext,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The `data` of a document planned before, without strawberry's pipeline; None for a
+        document not planned yet (or not compilable), or one left to strawberry.
+
+        A plan exists only for a document strawberry parsed and validated, with every limit,
+        against this schema; validation depends on the document alone, so it holds for every
+        later request of the same text. What the extensions do before execution for such a
+        document is done here: the ledger is told what the document selects.
+        """
+        plan = self._plans.get((query, operation_name))
+        if plan is None:
+            return None
+        note_selection(context.session, selection_of(self.graphql, query))
+        data = await self.answer(context, plan, variables)
+        if data is not None:
+            self.answered += 1
+        return data
 
     async def answer(
         self,

@@ -40,7 +40,7 @@ from strawberry.extensions import SchemaExtension
 from hub.audit.disclosures import note_selection
 from resolvers.context import RequestContext
 
-__all__ = ["DisclosedFields", "selected_leaf_fields"]
+__all__ = ["DisclosedFields", "selected_leaf_fields", "selection_of"]
 
 
 class DisclosedFields(SchemaExtension):
@@ -55,12 +55,13 @@ class DisclosedFields(SchemaExtension):
         query = self.execution_context.query
         if isinstance(context, RequestContext) and query is not None:
             schema = self.execution_context.schema._schema
-            note_selection(context.session, _selection(schema, query))
+            note_selection(context.session, selection_of(schema, query))
         yield
 
 
 @lru_cache(maxsize=512)
-def _selection(schema: GraphQLSchema, query: str) -> Mapping[str, frozenset[str]]:
+def selection_of(schema: GraphQLSchema, query: str) -> Mapping[str, frozenset[str]]:
+    """What `note_selection` is told for a document (computed once per document)."""
     return selected_leaf_fields(schema, parse(query))
 
 

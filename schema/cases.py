@@ -9,6 +9,7 @@ from datetime import datetime
 import strawberry
 
 from hub.cases import service
+from hub.cases.exposure import CASE
 from hub.cases.models import Case as CaseRecord
 from hub.cases.models import CaseComment as CaseCommentRecord
 from resolvers import cases as resolve
@@ -24,6 +25,7 @@ from schema.base import (
 )
 from schema.customers import Customer
 from schema.enums import CasePriority, CaseStatus, CommentVisibility
+from schema.exposed_fields import PlainFields
 from schema.inputs import OWNER_FILTER, optional_id, owner_filter
 from schema.organisations import Organisation
 from schema.users import User
@@ -94,25 +96,15 @@ class Case(Node):
     @staticmethod
     def from_record(record: CaseRecord) -> Case:
         return Case(
-            id=strawberry.ID(encode_id(NodeType.CASE, record.id)),
-            subject=record.subject,
-            description=record.description,
-            priority=record.priority,
-            status=record.status,
-            first_response_due_at=record.first_response_due_at,
-            resolution_due_at=record.resolution_due_at,
-            first_responded_at=record.first_responded_at,
-            resolved_at=record.resolved_at,
-            closed_at=record.closed_at,
-            satisfaction_score=record.satisfaction_score,
-            version=record.version,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
+            **_PLAIN_FIELDS.of(record),
             record_id=record.id,
             customer_id=record.customer_id,
             assignee_user_id=record.assignee_user_id,
             raised_by_org_id=record.raised_by_org_id,
         )
+
+
+_PLAIN_FIELDS = PlainFields(Case, CASE)
 
 
 @strawberry.enum

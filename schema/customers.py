@@ -9,6 +9,7 @@ from datetime import datetime
 import strawberry
 
 from hub.customers import consent, service
+from hub.customers.exposure import CUSTOMER
 from hub.customers.models import Contact as ContactRecord
 from hub.customers.models import Customer as CustomerRecord
 from resolvers import customers as resolve
@@ -23,6 +24,7 @@ from schema.base import (
     user_errors,
 )
 from schema.enums import CompanySize, LifecycleStage, Purpose
+from schema.exposed_fields import PlainFields
 from schema.inputs import OWNER_FILTER, maybe, owner_filter
 
 PERSONAL = (
@@ -82,21 +84,10 @@ class Customer(Node):
 
     @staticmethod
     def from_record(record: CustomerRecord) -> Customer:
-        return Customer(
-            id=strawberry.ID(encode_id(NodeType.CUSTOMER, record.id)),
-            name=record.name,
-            domain=record.domain,
-            lifecycle_stage=record.lifecycle_stage,
-            industry=record.industry,
-            region=record.region,
-            country=record.country,
-            size=record.size,
-            consent_purposes=[Purpose(value) for value in record.consent_purposes],
-            version=record.version,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            record_id=record.id,
-        )
+        return Customer(**_PLAIN_FIELDS.of(record), record_id=record.id)
+
+
+_PLAIN_FIELDS = PlainFields(Customer, CUSTOMER)
 
 
 @strawberry.enum

@@ -10,9 +10,10 @@ from decimal import Decimal
 import strawberry
 
 from hub.opportunities import service
+from hub.opportunities.exposure import OPPORTUNITY
 from hub.opportunities.models import Opportunity as OpportunityRecord
 from resolvers import opportunities as resolve
-from resolvers.ids import NodeType, decode_id, encode_id
+from resolvers.ids import NodeType, decode_id
 from schema.base import (
     Connection,
     Info,
@@ -24,6 +25,7 @@ from schema.base import (
 )
 from schema.customers import Customer
 from schema.enums import OpportunitySource, OpportunityStage
+from schema.exposed_fields import PlainFields
 from schema.inputs import OWNER_FILTER, maybe, optional_id, owner_filter
 from schema.users import User
 
@@ -63,22 +65,13 @@ class Opportunity(Node):
     @staticmethod
     def from_record(record: OpportunityRecord) -> Opportunity:
         return Opportunity(
-            id=strawberry.ID(encode_id(NodeType.OPPORTUNITY, record.id)),
-            name=record.name,
-            stage=record.stage,
-            amount=record.amount,
-            currency=record.currency,
-            probability=record.probability,
-            expected_close_date=record.expected_close_date,
-            source=record.source,
-            next_step=record.next_step,
-            internal_notes=record.internal_notes,
-            version=record.version,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
+            **_PLAIN_FIELDS.of(record),
             customer_id=record.customer_id,
             owner_user_id=record.owner_user_id,
         )
+
+
+_PLAIN_FIELDS = PlainFields(Opportunity, OPPORTUNITY)
 
 
 @strawberry.enum

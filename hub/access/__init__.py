@@ -1,7 +1,7 @@
 """The access layer: the one door every read and write of tenant data goes through."""
 
 from hub.access.actor import Actor, Role
-from hub.access.changes import PARTNER_MAY_CHANGE, Creation, creating_for, get_to_change
+from hub.access.changes import Creation, creating_for, get_to_change, partner_may_change
 from hub.access.disclosure import (
     covering_grants,
     disclose,
@@ -46,7 +46,6 @@ from hub.access.visibility import (
 )
 
 __all__ = [
-    "PARTNER_MAY_CHANGE",
     "RECORD_ID",
     "ROLE_SCOPES",
     "AccessExplanation",
@@ -79,6 +78,7 @@ __all__ = [
     "is_live",
     "is_record",
     "note_crossed",
+    "partner_may_change",
     "received_grants",
     "require_admin",
     "require_partnership_reader",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import Uuid, literal, select, union_all
@@ -25,23 +26,23 @@ from hub.cases.models import Case
 from hub.customers.models import Customer, Purpose
 from hub.db import TenantModel
 from hub.errors import Forbidden, NotFound
+from hub.exposure_maps import partner_writable_columns
 from hub.grants.models import Access, Selection
 from hub.grants.segments import SegmentKey
 from hub.opportunities.models import Opportunity
 
 M = TypeVar("M", bound=TenantModel)
 
-# What a partner may do to an owner's record under CONTRIBUTE, by attribute ("shared_comments":
-# add a SHARED comment), and how a refusal says it. The `partner_columns` trigger holds the same.
-PARTNER_MAY_CHANGE: dict[type[TenantModel], tuple[frozenset[str], str]] = {
-    Opportunity: (
-        frozenset({"stage", "next_step", "expected_close_date"}),
-        "the stage, next step and expected close date of an opportunity",
-    ),
-    Case: (
-        frozenset({"satisfaction_score", "shared_comments"}),
-        "SHARED comments and the satisfaction rating of a case",
-    ),
+# What a partner may do to an owner's record under CONTRIBUTE that is no column of it
+# ("shared_comments": add a SHARED comment). The columns are the exposure map's to declare.
+_PARTNER_ACTIONS: dict[type[TenantModel], frozenset[str]] = {
+    Case: frozenset({"shared_comments"}),
+}
+
+# How a refusal says what a partner may change.
+_PARTNER_MAY_CHANGE_DESCRIBED: dict[type[TenantModel], str] = {
+    Opportunity: "the stage, next step and expected close date of an opportunity",
+    Case: "SHARED comments and the satisfaction rating of a case",
 }
 
 # What a partner may set on a record it creates for an owner under WRITE: never the owner's
@@ -93,8 +94,8 @@ async def get_to_change(
         return await get_owned(session, actor, model, record_id, lock=lock, field=field)
     except NotFound:
         pass
-    allowed, described = PARTNER_MAY_CHANGE.get(model, (frozenset(), ""))
-    if changing and set(changing) <= allowed:
+    described = _PARTNER_MAY_CHANGE_DESCRIBED.get(model, "")
+    if changing and set(changing) <= partner_may_change(model):
         statement = (await select_visible(session, actor, model, at_least=Access.CONTRIBUTE)).where(
             model.id == record_id
         )
@@ -112,6 +113,14 @@ async def get_to_change(
 
 
 _ONLY_THE_OWNER = "Only the owner of this record may change it."
+
+
+@cache
+def partner_may_change(model: type[TenantModel]) -> frozenset[str]:
+    """What a partner may change on an owner's `model` record under CONTRIBUTE, by attribute:
+    the columns its exposure map declares partner-writable (`Exposed.partner_writable`, which
+    the `partner_columns` trigger repeats in PostgreSQL), and `_PARTNER_ACTIONS`."""
+    return partner_writable_columns(model) | _PARTNER_ACTIONS.get(model, frozenset())
 
 
 @dataclass(frozen=True, slots=True)

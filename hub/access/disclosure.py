@@ -1,9 +1,10 @@
 """Rows as the actor may receive them: what crosses to a partner is decided here (ADR 0008).
 
 An organisation's own rows pass unchanged. A row another organisation shares with the actor
-becomes a detached copy without what never crosses (internal notes, the owner's people, other
-partners' assignments and authorship) and with personal fields per the field policy of the
-grants that cover it. Copies are transient: nothing a redaction does can be written back.
+becomes a detached copy without what never crosses (the fields its exposure map declares
+`crosses=False`, such as internal notes; the owner's people, other partners' assignments and
+authorship) and with personal fields per the field policy of the grants that cover it. Copies
+are transient: nothing a redaction does can be written back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hub.audit import disclosures
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
+from hub.exposure_maps import exposure_of, never_crossing_columns
 from hub.grants.masking import PersonalField, apply_policy, combined_policy
 from hub.grants.models import FieldVisibility
 from hub.opportunities.models import Opportunity
@@ -45,7 +47,6 @@ def _opportunity(row: Opportunity, actor: Actor, grants: Sequence[ReceivedGrant]
     own_partnerships = {grant.partnership_id for grant in grants}
     assigned = row.assigned_partnership_id
     return {
-        "internal_notes": None,
         "owner_user_id": None,
         "assigned_partnership_id": assigned if assigned in own_partnerships else None,
     }
@@ -81,13 +82,30 @@ def _contact(row: Contact, actor: Actor, grants: Sequence[ReceivedGrant]) -> dic
     }
 
 
-# Per shared table: what changes on the way out (given the grants that cover the row).
-_REDACTIONS: dict[type[TenantModel], Redaction] = {
+# Per shared table: what changes on the way out besides the fields its exposure map says never
+# cross (given the grants that cover the row).
+_RULES: dict[type[TenantModel], Redaction] = {
     Opportunity: _opportunity,
     Case: _case,
     CaseComment: _case_comment,
     Contact: _contact,
 }
+
+
+@cache
+def _redaction(model: type[TenantModel]) -> Redaction | None:
+    """What changes on a row of `model` on its way to a partner: the table's rule, and null for
+    every field its exposure map says never crosses (whatever the rule says). None: nothing."""
+    never_crossing = dict.fromkeys(sorted(never_crossing_columns(model)))
+    rule = _RULES.get(model)
+    if rule is None and not never_crossing:
+        return None
+
+    def redact(row: Any, actor: Actor, grants: Sequence[ReceivedGrant]) -> dict[str, Any]:
+        changed = rule(row, actor, grants) if rule is not None else {}
+        return {**changed, **never_crossing}
+
+    return redact
 
 
 async def disclose(
@@ -102,7 +120,7 @@ async def disclose(
     if not foreign:
         return list(rows)
     overrides = await note_crossed(session, actor, model, foreign)
-    if model not in _REDACTIONS:
+    if _redaction(model) is None:
         return list(rows)
     crossed = {row.id: _detached(row, overrides[row.id]) for row in foreign}
     return [crossed.get(row.id, row) if row.org_id != actor.org_id else row for row in rows]
@@ -118,7 +136,7 @@ async def note_crossed(
     compiled read notes its rows without making records of them (`hub.reads`).
     """
     covering = await _covering(session, actor, model, rows)
-    redaction = _REDACTIONS.get(model)
+    redaction = _redaction(model)
     overrides: dict[uuid.UUID, dict[str, Any]] = {}
     notes = []
     # The same few grants cover every row of a page: their terms are worked out once each.
@@ -197,10 +215,13 @@ def _disclosed(
     masked: frozenset[str] = frozenset()
     if model is Contact:
         policy = combined_policy(grant.field_policy for grant in grants)
-        masked = frozenset(
-            _api_name(column)
-            for field, column in _CONTACT_COLUMNS.items()
-            if policy[field] is FieldVisibility.MASKED
+        masked = _api_names(
+            model,
+            tuple(
+                column
+                for field, column in _CONTACT_COLUMNS.items()
+                if policy[field] is FieldVisibility.MASKED
+            ),
         )
     customer_id = row.id if model is Customer else getattr(row, "customer_id", None)
     return disclosures.Disclosed(
@@ -210,22 +231,38 @@ def _disclosed(
         customer_id=customer_id,
         grants=terms,
         fields=_fields_of(model),
-        withheld=_api_names(tuple(column for column, value in overrides.items() if value is None)),
+        withheld=_api_names(
+            model, tuple(column for column, value in overrides.items() if value is None)
+        ),
         masked=masked,
     )
 
 
 @cache
-def _api_names(columns: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(_api_name(column) for column in columns)
+def _fields_of(model: type[TenantModel]) -> frozenset[str]:
+    """A record's fields as the API names them, when the request's own selection is unknown."""
+    return frozenset(_api_fields(model).values())
 
 
 @cache
-def _fields_of(model: type[TenantModel]) -> frozenset[str]:
-    """A record's fields as the API names them, when the request's own selection is unknown."""
-    return frozenset(
-        _api_name(column.key) for column in inspect(model).column_attrs if column.key != "org_id"
-    )
+def _api_names(model: type[TenantModel], columns: tuple[str, ...]) -> frozenset[str]:
+    """The API's names of the fields of `model` these columns hold."""
+    fields = _api_fields(model)
+    return frozenset(fields[column] for column in columns if column in fields)
+
+
+@cache
+def _api_fields(model: type[TenantModel]) -> Mapping[str, str]:
+    """A record's fields by the column that holds each, as the API names them: its exposure
+    map's, or for a type without one, its columns."""
+    exposure = exposure_of(model)
+    if exposure is not None:
+        return {exposed.column: name for name, exposed in exposure.fields.items()}
+    return {
+        column.key: _api_name(column.key)
+        for column in inspect(model).column_attrs
+        if column.key != "org_id"
+    }
 
 
 def _api_name(column: str) -> str:

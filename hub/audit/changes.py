@@ -9,10 +9,11 @@ records it through here, so each kind of record is audited the same way:
 - The event is filed in the chain of the organisation that OWNS the record, so an owner sees
   what a partner changed on its records; the actor stays the partner (its user or client).
 - A field that may hold personal data is recorded as `{"changed": true}`, never with a value:
-  a contact's name, e-mail, phone and job title, and free text that may name a person (every
-  unbounded text column, such as case descriptions, comment bodies and internal notes, plus the
-  short free-text fields listed in `PERSONAL_FIELDS`). The ledger cannot be changed, so erasing
-  a person later must not need to touch it.
+  what a record type's exposure map declares `personal`, a contact's name, e-mail, phone and
+  job title, and free text that may name a person (every unbounded text column, such as case
+  descriptions, comment bodies and internal notes, plus the short free-text fields listed in
+  `PERSONAL_FIELDS`). The ledger cannot be changed, so erasing a person later must not need to
+  touch it.
 - Field names are the record's stored fields in camelCase, as the API spells them; bookkeeping
   every write moves (`updatedAt`, `version`) is left out, the version after the write being in
   `record`. A creation lists the fields the record was created with (`from` null).
@@ -32,22 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.actor import Actor
 from hub.audit.record import EventType, record_act
-from hub.cases.models import Case
-from hub.customers.models import Contact, Customer
+from hub.customers.models import Contact
 from hub.db import TenantModel
 from hub.deals.models import DealRegistration
-from hub.opportunities.models import Opportunity
+from hub.exposure_maps import personal_columns
 
-# Fields that may hold personal data besides unbounded text, which is always treated as such.
-# The one definition: the ledger redacts exactly these (`personal_fields`), and erasing a
-# person anonymises exactly these (hub/privacy/erasure.py, ADR 0013). A customer's name and
-# domain name a person as easily as a contact's (a sole trader, a family business), and an
-# opportunity is often named after its customer.
+# Fields that may hold personal data of the record types no exposure map declares (a map's
+# `Exposed.personal` says it for customers, opportunities and cases), besides unbounded text,
+# which is always treated as such. With the maps, the one definition: the ledger redacts
+# exactly these (`personal_fields`), and erasing a person anonymises exactly these
+# (hub/privacy/erasure.py, ADR 0013).
 PERSONAL_FIELDS: dict[type[TenantModel], frozenset[str]] = {
-    Customer: frozenset({"name", "domain"}),
     Contact: frozenset({"full_name", "email", "phone", "job_title"}),
-    Case: frozenset({"subject"}),
-    Opportunity: frozenset({"name", "next_step"}),
     # A partner's registration names the customer as the partner spelled it.
     DealRegistration: frozenset({"customer_name", "customer_domain"}),
 }
@@ -148,14 +145,15 @@ def _audited(model: type[TenantModel]) -> tuple[str, ...]:
 
 @cache
 def personal_fields(model: type[TenantModel]) -> frozenset[str]:
-    """The attributes of `model` that may hold personal data: `PERSONAL_FIELDS` and every
-    unbounded text column. The ledger never keeps their values; erasure anonymises them."""
+    """The attributes of `model` that may hold personal data: those its exposure map declares
+    personal, `PERSONAL_FIELDS` and every unbounded text column (a new one is personal until
+    someone says otherwise). The ledger never keeps their values; erasure anonymises them."""
     free_text = {
         attribute.key
         for attribute in inspect(model).column_attrs
         if any(isinstance(column.type, Text) for column in attribute.columns)
     }
-    return PERSONAL_FIELDS.get(model, frozenset()) | free_text
+    return personal_columns(model) | PERSONAL_FIELDS.get(model, frozenset()) | free_text
 
 
 def _camel(name: str) -> str:

@@ -1,4 +1,8 @@
-"""Customers as the API shows them (`hub.exposure`)."""
+"""Customers as the API shows them (`hub.exposure`).
+
+A customer's name and domain name a person as easily as a contact's (a sole trader, a family
+business): personal. A partner changes no customer.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ CUSTOMER = Exposure(
     read_scope=Scope.CUSTOMERS_READ,
     fields={
         "id": Exposed("id", Value.ID),
-        "name": Exposed("name", Value.TEXT),
-        "domain": Exposed("domain", Value.TEXT),
+        "name": Exposed("name", Value.TEXT, personal=True),
+        "domain": Exposed("domain", Value.TEXT, personal=True),
         "lifecycleStage": Exposed("lifecycle_stage", Value.ENUM),
         "industry": Exposed("industry", Value.TEXT),
         "region": Exposed("region", Value.TEXT),

@@ -1,6 +1,9 @@
 """Opportunities as the API shows them (`hub.exposure`).
 
-Internal notes never reach a partner; nor does the owner's user (`owner`, not compiled).
+Internal notes never reach a partner; nor does the owner's user (`owner`, not compiled), which
+the access layer's redaction withholds. An opportunity is often named after its customer, and
+its next step and notes are free text: personal. A partner moves the deal along (stage, next
+step, close date) and nothing else.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ OPPORTUNITY = Exposure(
     read_scope=Scope.OPPORTUNITIES_READ,
     fields={
         "id": Exposed("id", Value.ID),
-        "name": Exposed("name", Value.TEXT),
-        "stage": Exposed("stage", Value.ENUM),
+        "name": Exposed("name", Value.TEXT, personal=True),
+        "stage": Exposed("stage", Value.ENUM, partner_writable=True),
         "amount": Exposed("amount", Value.DECIMAL),
         "currency": Exposed("currency", Value.TEXT),
         "probability": Exposed("probability", Value.INT),
-        "expectedCloseDate": Exposed("expected_close_date", Value.DATE),
+        "expectedCloseDate": Exposed("expected_close_date", Value.DATE, partner_writable=True),
         "source": Exposed("source", Value.ENUM),
-        "nextStep": Exposed("next_step", Value.TEXT),
-        "internalNotes": Exposed("internal_notes", Value.TEXT, crosses=False),
+        "nextStep": Exposed("next_step", Value.TEXT, personal=True, partner_writable=True),
+        "internalNotes": Exposed("internal_notes", Value.TEXT, crosses=False, personal=True),
         "version": Exposed("version", Value.INT),
         "createdAt": Exposed("created_at", Value.TIMESTAMP),
         "updatedAt": Exposed("updated_at", Value.TIMESTAMP),

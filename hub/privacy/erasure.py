@@ -1,9 +1,11 @@
 """Erasing a customer's or a contact's personal data: anonymised in place, aggregates kept.
 
 What is anonymised is exactly what the ledger never keeps (`hub.audit.changes.personal_fields`,
-the one definition of personal data): a field that may be empty becomes NULL, one that may not
-becomes `ERASED`. Everything else stays (amounts, stages, statuses, priorities, dates, counts,
-consent, segment attributes), so reports and the disclosure index keep adding up.
+the one definition of personal data: what the exposure maps declare `personal`, the personal
+fields of the types without a map, and unbounded text): a field that may be empty becomes NULL,
+one that may not becomes `ERASED`. Everything else stays (amounts, stages, statuses,
+priorities, dates, counts, consent, segment attributes), so reports and the disclosure index
+keep adding up.
 
 - A contact: its own row (name, e-mail, phone, job title).
 - A customer: its name and domain, every contact of it, the name, next step and internal notes

@@ -20,7 +20,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,7 +125,28 @@ async def list_access_trail(
         .select_from(AuditEvent)
         .where(AuditEvent.actor_org_id == actor.org_id, AuditEvent.org_id != actor.org_id)
     )
-    return await _page(session, statement, where, page, by_record_index=False)
+    found = await _page(session, statement, where, page, by_record_index=False)
+    return replace(found, items=[_as_the_partner_sees(event) for event in found.items])
+
+
+def _as_the_partner_sees(event: RecordedEvent) -> RecordedEvent:
+    """A disclosure without the owner's index of it: the customers of the records it gave
+    (`customer_ids`, for "who has seen this customer's data?") are the owner's to know, and a
+    partner may not have been given the customer of a record it was given."""
+    grants = event.details.get("grants") if event.type == EventType.DISCLOSURE.value else None
+    if not isinstance(grants, list):
+        return event
+    seen = [
+        {
+            **grant,
+            "records": [
+                {name: value for name, value in group.items() if name != "customer_ids"}
+                for group in grant.get("records", [])
+            ],
+        }
+        for grant in grants
+    ]
+    return replace(event, details={**event.details, "grants": seen})
 
 
 async def _page(

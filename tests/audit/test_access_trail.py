@@ -98,3 +98,25 @@ async def test_the_trail_needs_audit_read(client: httpx.AsyncClient, world: Worl
     response = await tokens.graphql(client, token, TRAIL, {})
     [error] = response.json()["errors"]
     assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_partner_does_not_learn_the_customers_of_what_it_received(
+    client: httpx.AsyncClient, owner_sessions: Sessions, world: World
+) -> None:
+    """The owner indexes each disclosure by the customers of its records ("who has seen this
+    customer's data?"); a partner given an opportunity need not be given its customer, so its
+    trail names the records it received and never those customers."""
+    await data(
+        client, world.token["second"], "{ opportunities(first: 5) { edges { node { id } } } }"
+    )
+    [event] = await trail(client, world.token["second"])
+    records = [group for grant in event["details"]["grants"] for group in grant["records"]]
+    assert records and all(group["kind"] == "Opportunity" for group in records)
+    assert all("customer_ids" not in group for group in records), records
+    await seal(owner_sessions)
+    async with owner_sessions() as session:
+        kept = await session.scalar(
+            text("SELECT details FROM audit_events WHERE id = :id"),
+            {"id": str(uuid_of(event["id"]))},
+        )
+    assert all("customer_ids" in group for grant in kept["grants"] for group in grant["records"])

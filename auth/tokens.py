@@ -80,6 +80,9 @@ async def published_key_set(session: AsyncSession) -> dict[str, Any]:
     return {"keys": [key.as_dict(private=False) for key in keys]}
 
 
+_SIGNED_KEPT = 10_000
+
+
 class KeyRing:
     """The signing keys this process has read; the database decides which signs and which verify.
 
@@ -94,6 +97,11 @@ class KeyRing:
         for jwk in private_jwks:
             self.add(jwk)
         self._verifying = KeySet(list[Key](self._keys.values()))
+        # Tokens whose signature verified, decoded: a client sends the same token for minutes,
+        # and the RSA check is the costliest part of a read. Keys are only ever added, so a
+        # signature once good stays good; every claim (expiry included) is still judged on each
+        # request, and the key's standing in the database.
+        self._signed: dict[str, jwt.Token] = {}
 
     def add(self, private_jwk: dict[str, Any]) -> None:
         key = RSAKey.import_key(private_jwk)
@@ -125,10 +133,15 @@ class KeyRing:
 
     def verify(self, token: str, *, issuer: str, audience: str) -> AccessClaims:
         """Accept only a signed, unexpired `at+jwt` for this issuer and audience (RFC 9068 §4)."""
-        try:
-            decoded = jwt.decode(token, self._verifying, algorithms=list(ACCEPTED_ALGORITHMS))
-        except (JoseError, ValueError, TypeError) as error:
-            raise InvalidToken(str(error)) from error
+        decoded = self._signed.get(token)
+        if decoded is None:
+            try:
+                decoded = jwt.decode(token, self._verifying, algorithms=list(ACCEPTED_ALGORITHMS))
+            except (JoseError, ValueError, TypeError) as error:
+                raise InvalidToken(str(error)) from error
+            if len(self._signed) >= _SIGNED_KEPT:
+                self._signed.clear()  # tokens live 15 minutes at most: start over, rarely
+            self._signed[token] = decoded
         if decoded.header.get("typ") != TOKEN_TYPE:
             raise InvalidToken("token type is not at+jwt")
         registry = jwt.JWTClaimsRegistry(

@@ -223,23 +223,28 @@ class CaseQuery:
         filter: CaseFilter | None = None,
         order_by: CaseOrder | None = None,
     ) -> Connection[Case]:
-        where = filter or CaseFilter()
-        order = order_by or CaseOrder()
-        page = await resolve.list_cases(
-            info.context,
-            service.CaseFilter(
-                owner_org_id=owner_filter(where.owner),
-                status=where.status,
-                priority=where.priority,
-                customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
-                assignee_user_id=optional_id(where.assignee_id, NodeType.USER, "assigneeId"),
-                search=where.search,
-            ),
-            service.CaseOrder(order.field.value, order.direction is OrderDirection.DESC),
-            first,
-            after,
-        )
+        where, order = case_list_arguments(filter, order_by)
+        page = await resolve.list_cases(info.context, where, order, first, after)
         return to_connection(page, Case.from_record)
+
+
+def case_list_arguments(
+    filter: CaseFilter | None, order_by: CaseOrder | None
+) -> tuple[service.CaseFilter, service.CaseOrder]:
+    """The list's arguments as the service takes them (also for the compiled read)."""
+    where = filter or CaseFilter()
+    order = order_by or CaseOrder()
+    return (
+        service.CaseFilter(
+            owner_org_id=owner_filter(where.owner),
+            status=where.status,
+            priority=where.priority,
+            customer_id=optional_id(where.customer_id, NodeType.CUSTOMER, "customerId"),
+            assignee_user_id=optional_id(where.assignee_id, NodeType.USER, "assigneeId"),
+            search=where.search,
+        ),
+        service.CaseOrder(order.field.value, order.direction is OrderDirection.DESC),
+    )
 
 
 @strawberry.type

@@ -1,8 +1,9 @@
 """Hot documents answered in one statement (ADR 0018), the rest left to strawberry.
 
-A query whose one root field is `opportunities`, `customers` or `node`, and whose selection is
-fields and to-one relations of the core types (as `hub/<domain>/exposure.py` declares them),
-connection edges, cursors, page info and `__typename`, is planned once per document: which
+A query whose one root field is `opportunities`, `customers`, `cases` or `node`, and whose
+selection is fields and to-one relations of the core types (as `hub/<domain>/exposure.py`
+declares them), connection edges, cursors, page info and `__typename`, is planned once per
+document: which
 response key holds what, in the order the response lists it. Each request then binds the
 variables, and `hub.reads` builds the nodes' JSON in PostgreSQL. The answer is the one the
 generic path gives, byte for byte (`tests/properties/test_compiled_reads.py`), and the same
@@ -47,6 +48,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
 from hub.audit.disclosures import note_selection
+from hub.cases import service as case_service
+from hub.cases.exposure import CASE
 from hub.customers import service as customer_service
 from hub.customers.exposure import CUSTOMER
 from hub.errors import Forbidden, InvalidInput, NotFound
@@ -58,6 +61,7 @@ from hub.reads import Leaf, ReadPage, Related, Shape, TypeName
 from resolvers import compiled as read
 from resolvers.context import RequestContext
 from resolvers.ids import decode_any_id
+from schema.cases import case_list_arguments
 from schema.customers import customer_list_arguments
 from schema.disclosed_fields import selection_of
 from schema.document_cache import DOCUMENT_CACHE_SIZE
@@ -81,6 +85,7 @@ _LISTS: dict[str, _Listable] = {
         OPPORTUNITY, opportunity_list_arguments, opportunity_service.opportunity_listing
     ),
     "customers": _Listable(CUSTOMER, customer_list_arguments, customer_service.customer_listing),
+    "cases": _Listable(CASE, case_list_arguments, case_service.case_listing),
 }
 _NODES = compiled_nodes()
 _SERIALS = itertools.count()

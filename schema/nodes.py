@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Select
 from strawberry.dataloader import DataLoader
 
+from hub.cases import service as case_service
+from hub.cases.exposure import CASE
 from hub.customers import service as customer_service
 from hub.customers.exposure import CUSTOMER
 from hub.exposure import Exposure
@@ -61,7 +63,9 @@ NODES: dict[NodeType, NodeKind] = {
         OPPORTUNITY,
         opportunity_service.select_one_visible,
     ),
-    NodeType.CASE: NodeKind(lambda loaders: loaders.case, Case.from_record),
+    NodeType.CASE: NodeKind(
+        lambda loaders: loaders.case, Case.from_record, CASE, case_service.select_one_visible
+    ),
     NodeType.USER: NodeKind(lambda loaders: loaders.user, User.from_record),
     NodeType.API_CLIENT: NodeKind(lambda loaders: loaders.api_client, ApiClient.from_record),
     NodeType.PARTNERSHIP: NodeKind(lambda loaders: loaders.partnership, Partnership.from_record),

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import access
@@ -113,6 +113,15 @@ async def case_listing(
         [_ORDER_COLUMNS[order.field]],
         order.descending,
     )
+
+
+async def select_one_visible(
+    session: AsyncSession, actor: Actor, record_id: uuid.UUID
+) -> Select[Case]:
+    """The statement of one case the actor may see: no row if it may not."""
+    access.require_scope(actor, Scope.CASES_READ)
+    statement = await access.select_visible(session, actor, Case)
+    return statement.where(access.is_record(Case, record_id))
 
 
 async def get_many(

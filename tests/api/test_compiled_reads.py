@@ -28,6 +28,9 @@ ALIASED = """query Deals($n: Int!) { deals: opportunities(first: $n, orderBy: {f
   ... on Opportunity { label: name } ...Bits } } }
   fragment Bits on Node { id ... on Opportunity { customer { name } } }"""
 CUSTOMERS = "{ customers(first: 3) { edges { node { name createdAt country } } } }"
+CASES = """{ cases(first: 4, filter: {status: OPEN}) { edges { cursor node { id subject
+  description priority status firstResponseDueAt resolutionDueAt firstRespondedAt resolvedAt
+  closedAt satisfactionScore version createdAt updatedAt customer { name } } } } }"""
 NODE = """query ($id: ID!) { node(id: $id) { __typename id ... on Opportunity { name
   internalNotes customer { name } } ... on Customer { name domain } } }"""
 
@@ -58,14 +61,14 @@ async def test_owner_and_partners_get_the_generic_answer_from_one_statement(
     planner = planner_of(app.state.schema)
     before = planner.answered
     for token in world.token.values():
-        for query in (LIST, ALIASED, CUSTOMERS):
+        for query in (LIST, ALIASED, CUSTOMERS, CASES):
             await both(client, generic, token, query, {"n": 4})
         for name in sorted(name for name in world.ids if name[0] in "cpok"):
             await both(client, generic, token, NODE, {"id": world.gid(name)})
-    # Every list, and every opportunity or customer by id, for each of the four, was compiled;
-    # contacts and cases by id went through the resolvers.
-    compiled_ids = sum(1 for name in world.ids if name[0] in "co")
-    assert planner.answered - before == len(world.token) * (3 + compiled_ids)
+    # Every list, and every opportunity, customer or case by id, for each of the four, was
+    # compiled; contacts by id went through the resolvers.
+    compiled_ids = sum(1 for name in world.ids if name[0] in "cok")
+    assert planner.answered - before == len(world.token) * (4 + compiled_ids)
 
     with counting_statements() as statements:
         body = await both(client, generic, world.token["partner"], LIST)

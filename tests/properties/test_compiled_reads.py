@@ -1,15 +1,15 @@
 """Compiled reads answer exactly what the resolvers answer, and disclose exactly the same.
 
 For 2,000 documents that hypothesis-graphql draws from the part of the schema the compiled path
-plans (`opportunities`, `customers` and `node`, with the fields and relations the exposure maps
-declare, over the isolation property's world of two owners, four partners and a stranger), each
-sent with the token of an owner or of a partner (with every scope, or with opportunities:read
-alone, so that a relation to customers needs a scope the token lacks): the hub as it runs and
-the same hub with compiled reads off give the same status, the same content type and the same
-body, byte for byte, and record the same disclosures (records, fields, grants and purposes).
-Arguments are drawn so that they reach real rows (ids, cursors, owners and customers of the
-world); documents the compiled path does not plan, or arguments it leaves to the resolvers, are
-compared too.
+plans (`opportunities`, `customers`, `cases` and `node`, with the fields and relations the
+exposure maps declare, over the isolation property's world of two owners, four partners and a
+stranger), each sent with the token of an owner or of a partner (with every scope, or with
+opportunities:read alone, so that a relation to customers needs a scope the token lacks): the
+hub as it runs and the same hub with compiled reads off give the same status, the same content
+type and the same body, byte for byte, and record the same disclosures (records, fields, grants
+and purposes). Arguments are drawn so that they reach real rows (ids, cursors, owners and
+customers of the world); documents the compiled path does not plan, or arguments it leaves to
+the resolvers, are compared too.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from hypothesis_graphql import queries
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from hub.cases.exposure import CASE
 from hub.customers.exposure import CUSTOMER
 from hub.opportunities.exposure import OPPORTUNITY
 from schema import planner_of
@@ -44,18 +45,19 @@ from tests.properties.test_partner_isolation import generation_sdl, scalars
 from tests.properties.world import OWNERS, VIEWERS, Sessions, World, build_world
 
 DOCUMENTS = 2000
-ROOTS = ("opportunities", "customers", "node")
+ROOTS = ("opportunities", "customers", "cases", "node")
 SENDERS = (*OWNERS, *VIEWERS)
 
 
 def compilable_sdl() -> str:
-    """The generation schema cut to what the compiled path plans: three root fields, and on
-    opportunities and customers the fields and relations their exposure maps declare."""
+    """The generation schema cut to what the compiled path plans: four root fields, and on
+    opportunities, customers and cases the fields and relations their exposure maps declare."""
     document = parse(generation_sdl())
     keep = {
         "Query": set(ROOTS),
         "Opportunity": {*OPPORTUNITY.fields, *OPPORTUNITY.relations},
         "Customer": {*CUSTOMER.fields, *CUSTOMER.relations},
+        "Case": {*CASE.fields, *CASE.relations},
     }
     definitions = []
     for definition in document.definitions:

@@ -28,9 +28,12 @@ import psutil
 
 from bench.read_path.systems import Server
 
+# The hub's background sealer (ADR 0016) runs one statement per round, `hub_audit_seal`, on its
+# own schedule: the requests' statements are the others.
 _STATEMENTS = """
 SELECT coalesce(sum(s.calls), 0)::bigint FROM pg_stat_statements s
-JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'hub_app'
+JOIN pg_roles r ON r.oid = s.userid
+WHERE r.rolname = 'hub_app' AND left(s.query, 22) <> 'SELECT hub_audit_seal('
 """
 _ACTIVITY = """
 SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),

@@ -34,6 +34,11 @@ def main() -> int:
     parser.add_argument("--query", choices=QUERIES, default=QUERIES[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="also sample C and Cython frames (asyncpg's protocol, uvloop); pauses the process",
+    )
     options = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -82,7 +87,7 @@ async def _profile(
                     "raw",
                     "--output",
                     str(output),
-                    "--nonblocking",
+                    "--native" if options.native else "--nonblocking",
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,
                 )

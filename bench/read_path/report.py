@@ -176,7 +176,8 @@ def render(report: Report) -> str:
         "App CPU is the server process's CPU time over the cell, PostgreSQL CPU that of all "
         "its processes, both per answered request; statements per request are "
         "pg_stat_statements calls of the application role (BEGIN, COMMIT and SET included), "
-        "i.e. round trips.",
+        "i.e. round trips; the hub's background sealer, one `hub_audit_seal` statement per "
+        "round on its own schedule, is not counted as a request's.",
         "",
         "## Machine and dataset",
         "",
@@ -489,8 +490,9 @@ def _sameness(report: Report) -> list[str]:
     lines = [
         "## Sameness check (before timing)",
         "",
-        "Each system asked each query once (one by id: 20 ids), one request at a time; its rows "
-        "compared with the hub's, in order. Nothing else runs meanwhile, so the statements "
+        "Each system asked each list ten times and one by id for 20 ids, one request at a "
+        "time; its rows (a list's once) compared with the hub's, in order. Nothing else runs "
+        "meanwhile but the hub's background sealer (not counted), so the statements "
         "(pg_stat_statements calls of `hub_app`, BEGIN and COMMIT included) per request are its "
         "round trips exactly.",
         "",

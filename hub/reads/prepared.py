@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select
@@ -30,7 +30,10 @@ from hub.pagination import AFTER_ID
 # The names of the values a statement takes from the request rather than from its key.
 _PER_REQUEST = frozenset({AFTER_ID, RECORD_ID})
 
-_CACHE_SIZE = 1024
+# Keys are per organisation (its id and grants are among the values), so a hub with many
+# partners keeps many statements of the same text: the text is kept once, and each entry costs
+# little more than its parameters' values.
+_CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class PreparedStatements:
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
         self._kept: OrderedDict[Hashable, Prepared] = OrderedDict()
+        self._texts: dict[str, str] = {}
         self.verify = False
 
     async def get(
@@ -90,6 +94,9 @@ class PreparedStatements:
             self._kept.move_to_end(key)
             return kept
         prepared = _compiled(session, await build())
+        if len(self._texts) >= self._size:
+            self._texts.clear()
+        prepared = replace(prepared, sql=self._texts.setdefault(prepared.sql, prepared.sql))
         if kept is not None and not kept.same_as(prepared):
             raise AssertionError(f"the statement of {key!r} changed under the same key")
         self._kept[key] = prepared

@@ -2,12 +2,17 @@
 
 from hub.access.actor import Actor, Role
 from hub.access.changes import Creation, creating_for, get_to_change, partner_may_change
+from hub.access.coverage import grants_for
 from hub.access.disclosure import (
+    Crossing,
     covering_grants,
+    crossing_items,
+    customer_column,
     disclose,
     disclose_by_id,
     disclose_page,
     note_crossed,
+    purposes_of,
 )
 from hub.access.explain import AccessExplanation, AccessReason, GrantVerdict, explain_access
 from hub.access.grants import (
@@ -52,6 +57,7 @@ __all__ = [
     "AccessReason",
     "Actor",
     "Creation",
+    "Crossing",
     "GrantVerdict",
     "ReceivedGrant",
     "Role",
@@ -59,6 +65,8 @@ __all__ = [
     "Side",
     "covering_grants",
     "creating_for",
+    "crossing_items",
+    "customer_column",
     "disclose",
     "disclose_by_id",
     "disclose_page",
@@ -75,10 +83,12 @@ __all__ = [
     "get_visible",
     "get_visible_many",
     "grantable_scopes",
+    "grants_for",
     "is_live",
     "is_record",
     "note_crossed",
     "partner_may_change",
+    "purposes_of",
     "received_grants",
     "require_admin",
     "require_partnership_reader",

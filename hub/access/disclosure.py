@@ -9,9 +9,10 @@ are transient: nothing a redaction does can be written back.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, TypeVar
 
@@ -22,12 +23,13 @@ from hub.access.actor import Actor
 from hub.access.coverage import SHARED, grants_for
 from hub.access.received import ReceivedGrant, received_grants
 from hub.audit import disclosures
+from hub.audit.disclosures import crossed_fields
 from hub.cases.models import Case, CaseComment
 from hub.customers.models import Contact, Customer
 from hub.db import TenantModel
 from hub.exposure_maps import exposure_of, never_crossing_columns
 from hub.grants.masking import PersonalField, apply_policy, combined_policy
-from hub.grants.models import FieldVisibility
+from hub.grants.models import FieldVisibility, RecordType
 from hub.opportunities.models import Opportunity
 from hub.pagination import Page
 
@@ -223,7 +225,8 @@ def _disclosed(
                 if policy[field] is FieldVisibility.MASKED
             ),
         )
-    customer_id = row.id if model is Customer else getattr(row, "customer_id", None)
+    column = customer_column(model)
+    customer_id = None if column is None else getattr(row, column)
     return disclosures.Disclosed(
         owner_id=row.org_id,
         kind=model.__name__,
@@ -236,6 +239,100 @@ def _disclosed(
         ),
         masked=masked,
     )
+
+
+def customer_column(model: type[TenantModel]) -> str | None:
+    """The column naming the customer a record of `model` is about, for the owner's index."""
+    if model is Customer:
+        return "id"
+    return "customer_id" if "customer_id" in inspect(model).column_attrs else None
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Records of one kind a statement hands over, as columns of its relation of results."""
+
+    model: type[TenantModel]
+    record: str  # the column holding the record's id
+    customer: str | None  # the column holding its customer's id (`customer_column`)
+    only_if: str | None = None  # a column that is null where the record was not given
+
+
+def crossing_items(
+    entries: str,
+    crossings: Sequence[Crossing],
+    shown: int,
+    selection: Mapping[str, frozenset[str]] | None,
+    parameter: Callable[[str], str],
+) -> str:
+    """SQL of the records of other organisations the first `shown` of a statement's results
+    (`entries`: a relation with `org_id`, `position` and the crossings' columns; a page reads
+    one row more than it shows) hand to the partner, as
+    `disclosures.documents_of` takes them: what `note_crossed` notes of the same rows.
+
+    Each record is covered by the partner's live grants its share row names (as
+    `covering_grants` finds them); it crosses with the fields the request selected, less those
+    its exposure map never lets cross (the redaction rules of compiled types touch no field
+    their maps show). A record reached twice is noted once, at its first place.
+    """
+    actor = parameter(disclosures.ACTOR_ORG)
+    parts = []
+    for index, crossing in enumerate(crossings):
+        model = crossing.model
+        share = SHARED[model]
+        purposes = parameter(purposes_name(share.record_type))
+        fields = crossed_fields(
+            model.__name__, _fields_of(model), _never_crossing(model), frozenset(), selection
+        )
+        customer = f"e.{crossing.customer}" if crossing.customer else "NULL::uuid"
+        given = f" AND e.{crossing.only_if} IS NOT NULL" if crossing.only_if else ""
+        # Our own names and constants only: nothing here comes from a client.
+        parts.append(f"""
+SELECT e.org_id AS owner_id, '{model.__name__}'::text AS kind, e.{crossing.record} AS record_id,
+       {customer} AS customer_id, g.grant_id, g.purpose,
+       '{_quoted(json.dumps(list(fields)))}'::jsonb AS fields,
+       {index * 1000} + e.position AS position
+FROM {entries} e LEFT JOIN LATERAL (
+    SELECT covering AS grant_id, {purposes}::jsonb ->> covering::text AS purpose
+    FROM {share.share.__tablename__} s, unnest(s.grant_ids) covering
+    WHERE s.org_id = e.org_id AND s.{share.shared.key} = e.{crossing.record}
+      AND s.partner_org_id = {actor}::uuid AND {purposes}::jsonb ? covering::text
+) g ON true
+WHERE e.org_id <> {actor}::uuid AND e.position <= {int(shown)}{given}""")  # noqa: S608
+    union = " UNION ALL ".join(parts)
+    return (
+        "SELECT DISTINCT ON (kind, record_id, grant_id) * "  # noqa: S608
+        f"FROM ({union}) reached ORDER BY kind, record_id, grant_id, position"
+    )
+
+
+def _quoted(literal: str) -> str:
+    return literal.replace("'", "''")
+
+
+def purposes_name(record_type: RecordType) -> str:
+    """The per-request value `crossing_items` takes for a record type (`purposes_of`)."""
+    return f"purposes_{record_type.value.lower()}"
+
+
+async def purposes_of(
+    session: AsyncSession, actor: Actor, models: Iterable[type[TenantModel]]
+) -> dict[str, str]:
+    """Per record type of `models`, the actor's live grants sharing it and their purposes, as
+    JSON (`{grant id: purpose}`): what `crossing_items` covers records with."""
+    received = await received_grants(session, actor)
+    values = {}
+    for model in models:
+        grants = grants_for(model, received)
+        values[purposes_name(SHARED[model].record_type)] = json.dumps(
+            {str(grant.id): grant.purpose.value for grant in grants}
+        )
+    return values
+
+
+@cache
+def _never_crossing(model: type[TenantModel]) -> frozenset[str]:
+    return _api_names(model, tuple(sorted(never_crossing_columns(model))))
 
 
 @cache

@@ -6,16 +6,17 @@ GraphQL layer says which fields the operation selected on each type (`note_selec
 the transaction commits, the notes become one `disclosure` event per owner, listing per grant
 and purpose the record ids and the fields that crossed, written in that transaction to
 `audit_pending_disclosures` in one statement that takes no lock any other reader waits on
-(ADR 0016). The sealer then chains each into its owner's chain and folds it into the
-disclosure index. A request that fails writes nothing, and so discloses nothing; a disclosure
-that cannot be written fails the commit, and so the response.
+(ADR 0016); a compiled read writes the same documents in its own statement instead
+(`documents_of`, ADR 0019). The sealer then chains each into its owner's chain and folds it
+into the disclosure index. A request that fails writes nothing, and so discloses nothing; a
+disclosure that cannot be written fails the commit, and so the response.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
-from hub.audit.chain import canonical
+from hub.audit.chain import address, canonical
 from hub.audit.ledger import before_append
 from hub.audit.record import Event, EventType, document_of
 
@@ -82,6 +83,12 @@ def note_selection(session: AsyncSession, selection: Mapping[str, frozenset[str]
     log: _Log | None = info.get(_LOG)
     if log is not None:
         log.selection = selection
+
+
+def selection(session: AsyncSession) -> Mapping[str, frozenset[str]] | None:
+    """What `note_selection` was told for this request, if anything."""
+    said: Mapping[str, frozenset[str]] | None = session.sync_session.info.get(_SELECTION)
+    return said
 
 
 def has_disclosed(session: AsyncSession) -> bool:
@@ -164,6 +171,86 @@ def _records(kind: str, fields: tuple[str, ...], records: list[Disclosed]) -> di
 
 
 def _crossed(item: Disclosed, selection: Mapping[str, frozenset[str]] | None) -> tuple[str, ...]:
-    asked = item.fields if selection is None else selection.get(item.kind, frozenset())
-    given = (asked & item.fields) - item.withheld
-    return tuple(sorted(name + MASKED_SUFFIX if name in item.masked else name for name in given))
+    return crossed_fields(item.kind, item.fields, item.withheld, item.masked, selection)
+
+
+def crossed_fields(
+    kind: str,
+    fields: frozenset[str],
+    withheld: frozenset[str],
+    masked: frozenset[str],
+    selection: Mapping[str, frozenset[str]] | None,
+) -> tuple[str, ...]:
+    """The fields a record of `kind` crossed with: those selected, less those withheld, the
+    masked ones marked so, in order."""
+    asked = fields if selection is None else selection.get(kind, frozenset())
+    given = (asked & fields) - withheld
+    return tuple(sorted(name + MASKED_SUFFIX if name in masked else name for name in given))
+
+
+# Per-request values the statement below takes by name.
+ACTOR_ORG, ACTOR_USER, ACTOR_CLIENT = "actor_org", "actor_user", "actor_client"
+REQUEST_ID, SOURCE_ADDRESS = "request_id", "source_address"
+
+
+def actor_values(actor: Actor) -> dict[str, str | None]:
+    """What a disclosure event says of who received the records, as `documents_of` binds it."""
+    return {
+        ACTOR_ORG: str(actor.org_id),
+        ACTOR_USER: None if actor.user_id is None else str(actor.user_id),
+        ACTOR_CLIENT: actor.client_id,
+        REQUEST_ID: actor.request_id,
+        SOURCE_ADDRESS: address(actor.source_address),
+    }
+
+
+def documents_of(items: str, parameter: Callable[[str], str]) -> str:
+    """SQL inserting into `audit_pending_disclosures`, per owner, the document the commit
+    writes for the same notes (`_record_disclosures`), from `items`: a relation of the records
+    that crossed, a row per record and covering grant (`grant_id` null when none covers it),
+    with columns `owner_id`, `kind`, `record_id`, `customer_id`, `grant_id`, `purpose`, `fields`
+    (jsonb: `crossed_fields` of its kind) and `position` (its first place among the notes).
+
+    A kind crosses with one set of fields in a statement, so the groups of a grant are in the
+    order of their kind. `parameter(name)` places the per-request values (`actor_values`).
+    """
+    actor = parameter(ACTOR_ORG)
+    # Our own names; every value is a parameter.
+    return f"""
+INSERT INTO audit_pending_disclosures (document)
+SELECT hub_canonical_json(jsonb_build_object(
+    'org_id', owners.owner_id::text, 'id', gen_random_uuid()::text, 'type', 'disclosure',
+    'actor_org_id', {actor}::text, 'actor_user_id', {parameter(ACTOR_USER)}::text,
+    'actor_client_id', {parameter(ACTOR_CLIENT)}::text,
+    'request_id', {parameter(REQUEST_ID)}::text,
+    'source_address', {parameter(SOURCE_ADDRESS)}::text,
+    'record_ids', (
+        SELECT jsonb_agg(record_id::text ORDER BY record_id)
+        FROM (SELECT DISTINCT record_id FROM {items} WHERE owner_id = owners.owner_id) ids
+    ),
+    'details', jsonb_build_object('partner_org_id', {actor}::text, 'grants', owners.grants),
+    'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+))
+FROM (
+    SELECT owner_id, jsonb_agg(jsonb_build_object(
+        'grant_id', grant_id::text, 'purpose', purpose, 'records', records
+    ) ORDER BY grant_id, purpose COLLATE "C") AS grants
+    FROM (
+        SELECT owner_id, grant_id, purpose, jsonb_agg(jsonb_build_object(
+            'kind', kind, 'fields', fields, 'ids', ids
+        ) || customers ORDER BY kind COLLATE "C") AS records
+        FROM (
+            SELECT owner_id, grant_id, purpose, kind, fields,
+                   jsonb_agg(record_id::text ORDER BY position) AS ids,
+                   CASE WHEN bool_and(customer_id IS NOT NULL)
+                        THEN jsonb_build_object(
+                            'customer_ids', jsonb_agg(customer_id::text ORDER BY position))
+                        ELSE '{{}}'::jsonb END AS customers
+            FROM {items} WHERE grant_id IS NOT NULL
+            GROUP BY owner_id, grant_id, purpose, kind, fields
+        ) kinds
+        GROUP BY owner_id, grant_id, purpose
+    ) grants
+    GROUP BY owner_id
+) owners
+RETURNING 1"""  # noqa: S608

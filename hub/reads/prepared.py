@@ -43,6 +43,20 @@ class _Slot:
     name: str
     processor: Callable[[Any], Any] | None
     constant: Any
+    per_request: bool = False
+
+
+# Wraps a compiled statement's SQL in more SQL; `parameter(name)` places a per-request value.
+Wrap = Callable[[str, Callable[[str], str]], str]
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A statement whose SQL `wrap` extends (what SQLAlchemy does not build: a data-modifying
+    common table expression written as SQL, say)."""
+
+    statement: Select[Any]
+    wrap: Wrap
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class Prepared:
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         arguments = []
         for slot in self.slots:
-            if slot.name in _PER_REQUEST:
+            if slot.per_request:
                 value = values[slot.name]
                 arguments.append(slot.processor(value) if slot.processor else value)
             else:
@@ -86,7 +100,10 @@ class PreparedStatements:
         self.verify = False
 
     async def get(
-        self, session: AsyncSession, key: Hashable, build: Callable[[], Awaitable[Select[Any]]]
+        self,
+        session: AsyncSession,
+        key: Hashable,
+        build: Callable[[], Awaitable[Select[Any] | Composed]],
     ) -> Prepared:
         """The statement kept for `key`, or the one `build` makes, compiled and kept."""
         kept = self._kept.get(key)
@@ -105,7 +122,8 @@ class PreparedStatements:
         return prepared
 
 
-def _compiled(session: AsyncSession, statement: Select[Any]) -> Prepared:
+def _compiled(session: AsyncSession, built: Select[Any] | Composed) -> Prepared:
+    statement = built.statement if isinstance(built, Composed) else built
     bind = session.get_bind()
     compiled = statement.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
     processors = compiled._bind_processors
@@ -116,11 +134,22 @@ def _compiled(session: AsyncSession, statement: Select[Any]) -> Prepared:
         if processor is not None and not callable(processor):
             raise TypeError(f"a tuple parameter ({name}) is not prepared here")
         if name in _PER_REQUEST:
-            slots.append(_Slot(name, processor, None))
+            slots.append(_Slot(name, processor, None, per_request=True))
         else:
             value = values[name]
             slots.append(_Slot(name, None, processor(value) if processor else value))
-    return Prepared(compiled.string, tuple(slots))
+    if not isinstance(built, Composed):
+        return Prepared(compiled.string, tuple(slots))
+    placed: dict[str, str] = {}
+
+    def parameter(name: str) -> str:
+        if name not in placed:
+            slots.append(_Slot(name, None, None, per_request=True))
+            placed[name] = f"${len(slots)}"
+        return placed[name]
+
+    sql = built.wrap(compiled.string, parameter)
+    return Prepared(sql, tuple(slots))
 
 
 PREPARED = PreparedStatements()

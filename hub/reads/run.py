@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnCollection
 
 from hub import access
-from hub.access import RECORD_ID, Actor
+from hub.access import RECORD_ID, Actor, Crossing
+from hub.audit import disclosures
 from hub.exposure import Exposure
 from hub.pagination import AFTER_ID, Listing, PageRequest, decode_cursor, page_statement
-from hub.reads.prepared import PREPARED
+from hub.reads.prepared import PREPARED, Composed
 from hub.reads.shape import Leaf, Related, Shape, TypeName
 from hub.reads.values import cursor, response_value
 
@@ -46,20 +47,26 @@ async def read_page(
     no statement is kept for `key` (which must hold everything its construction reads besides
     the actor's visibility and the page) with the actor's `visibility_key`."""
 
-    async def build() -> Select[Any]:
+    crossings = await _crossings(session, actor, shape)
+
+    async def build() -> Select[Any] | Composed:
         built = await listing()
         paged = page_statement(built, page).subquery("paged")
         keys = [column for name, column in paged.c.items() if name.startswith("key_")]
         ordering = [key.desc() if built.descending else key.asc() for key in keys]
-        return await _statement(session, actor, shape, paged.c, paged, ordering)
+        return await _statement(
+            session, actor, shape, paged.c, paged, ordering, crossings, page.first
+        )
 
     visibility = await access.visibility_key(session, actor)
     shaped = (key, visibility, page.first, page.after is not None)
     prepared = await PREPARED.get(session, shaped, build)
     after = decode_cursor(page.after) if page.after is not None else None
-    entries = orjson.loads(await prepared.scalar(session, {AFTER_ID: after}) or "[]")
+    values = await _values(session, actor, crossings, {AFTER_ID: after})
+    entries = orjson.loads(await prepared.scalar(session, values) or "[]")
     shown = entries[: page.first]
-    await _note(session, actor, shape, shown)
+    if crossings is None:
+        await _note(session, actor, shape, shown)
     return ReadPage(
         nodes=[entry[0] for entry in shown],
         cursors=[entry[3] for entry in shown],
@@ -78,14 +85,18 @@ async def read_one(
     """The one row of what `visible` builds (a statement narrowed to `record_id` by
     `access.is_record`), or None."""
 
-    async def build() -> Select[Any]:
+    crossings = await _crossings(session, actor, shape)
+
+    async def build() -> Select[Any] | Composed:
         found = (await visible()).subquery("found")
-        return await _statement(session, actor, shape, found.c, found, [])
+        return await _statement(session, actor, shape, found.c, found, [], crossings, 1)
 
     visibility = await access.visibility_key(session, actor)
     prepared = await PREPARED.get(session, (key, visibility), build)
-    entries = orjson.loads(await prepared.scalar(session, {RECORD_ID: record_id}) or "[]")
-    await _note(session, actor, shape, entries)
+    values = await _values(session, actor, crossings, {RECORD_ID: record_id})
+    entries = orjson.loads(await prepared.scalar(session, values) or "[]")
+    if crossings is None:
+        await _note(session, actor, shape, entries)
     return entries[0][0] if entries else None
 
 
@@ -96,14 +107,91 @@ async def _statement(
     columns: Columns,
     source: Any,
     ordering: list[Any],
-) -> Select[Any]:
-    """[node, org_id, id, cursor, *noted] per row, in order, as one JSON text."""
+    crossings: list[Crossing] | None,
+    shown: int,
+) -> Select[Any] | Composed:
+    """[node, org_id, id, cursor, *noted] per row, in order, as one JSON text; for a partner
+    (`crossings`), [node, org_id, id, cursor], the statement recording the disclosures too."""
     visibility = await _related_visibility(session, actor, shape)
     node = _node(shape, columns, actor, visibility)
-    noted = [columns[name] for name in _noted(shape)]
-    entry = func.json_build_array(node, columns.org_id, columns.id, cursor(columns.id), *noted)
-    aggregated = func.json_agg(aggregate_order_by(entry, *ordering) if ordering else entry)
-    return select(cast(aggregated, Text)).select_from(source)
+    if crossings is None:
+        noted = [columns[name] for name in _noted(shape)]
+        entry = func.json_build_array(node, columns.org_id, columns.id, cursor(columns.id), *noted)
+        aggregated = func.json_agg(aggregate_order_by(entry, *ordering) if ordering else entry)
+        return select(cast(aggregated, Text)).select_from(source)
+    position = func.row_number().over(order_by=ordering) if ordering else literal(1)
+    reached = [
+        _reached(item, shape.exposure, columns, visibility).label(f"reached_{index}")
+        for index, item in enumerate(_relations(shape))
+    ]
+    customer = access.customer_column(shape.exposure.model)
+    entries = select(
+        node.label("node"),
+        columns.org_id,
+        columns.id,
+        cursor(columns.id).label("cursor"),
+        position.label("position"),
+        *([columns[customer].label("disclosed_customer")] if customer else []),
+        *reached,
+    ).select_from(source)
+    selected = disclosures.selection(session)
+
+    def wrap(inner: str, parameter: Callable[[str], str]) -> str:
+        items = access.crossing_items("entries", crossings, shown, selected, parameter)
+        return (
+            f"WITH entries AS MATERIALIZED ({inner}), items AS ({items}), "  # noqa: S608
+            f"noted AS ({disclosures.documents_of('items', parameter)}) "
+            "SELECT CAST(json_agg(json_build_array(node, org_id, id, cursor) ORDER BY position)"
+            " AS TEXT) FROM entries"
+        )
+
+    return Composed(entries, wrap)
+
+
+async def _crossings(session: AsyncSession, actor: Actor, shape: Shape) -> list[Crossing] | None:
+    """What of the answer the statement itself records as disclosed: None for an actor no
+    grant shares the shape's types with (nothing crosses), or a shape it cannot record (a
+    related type without a customer of its own)."""
+    received = await access.received_grants(session, actor)
+    model = shape.exposure.model
+    targets = [shape.exposure.relations[item.relation].target.model for item in _relations(shape)]
+    if not any(access.grants_for(kind, received) for kind in (model, *targets)):
+        return None
+    if any(access.customer_column(target) != "id" for target in targets):
+        return None
+    customer = access.customer_column(model)
+    found = [Crossing(model, "id", "disclosed_customer" if customer else None)]
+    for index, target in enumerate(targets):
+        column = f"reached_{index}"
+        found.append(Crossing(target, column, column, only_if=column))
+    return found
+
+
+async def _values(
+    session: AsyncSession,
+    actor: Actor,
+    crossings: list[Crossing] | None,
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """The per-request values of the statement: the cursor or the id, and for a partner who
+    receives the records and under which grants' purposes."""
+    if crossings is None:
+        return values
+    models = {crossing.model for crossing in crossings}
+    purposes = await access.purposes_of(session, actor, models)
+    return {**values, **disclosures.actor_values(actor), **purposes}
+
+
+def _reached(
+    item: Related,
+    exposure: Exposure,
+    columns: Columns,
+    visibility: Mapping[str, ColumnElement[bool]],
+) -> ColumnElement[Any]:
+    """The related record's id where the actor sees it (where `_related` gives its JSON)."""
+    model = exposure.relations[item.relation].target.model
+    found = _found(item, exposure, columns, visibility)
+    return select(model.id).where(found).scalar_subquery()
 
 
 def _node(
@@ -137,19 +225,24 @@ def _related(
     visibility: Mapping[str, ColumnElement[bool]],
 ) -> ColumnElement[Any]:
     """The related record's JSON, or null when the actor may not see it."""
+    table_columns: Columns = exposure.relations[item.relation].target.model.__table__.c
+    node = _node(item.shape, table_columns, actor, visibility)
+    return select(node).where(_found(item, exposure, columns, visibility)).scalar_subquery()
+
+
+def _found(
+    item: Related,
+    exposure: Exposure,
+    columns: Columns,
+    visibility: Mapping[str, ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """The related record of the row, of the same owner, if the actor sees it."""
     relation = exposure.relations[item.relation]
     model = relation.target.model
-    table_columns: Columns = model.__table__.c
-    return (
-        select(_node(item.shape, table_columns, actor, visibility))
-        .where(
-            and_(
-                model.org_id == columns.org_id,
-                model.id == columns[relation.column],
-                visibility[relation.target.type_name],
-            )
-        )
-        .scalar_subquery()
+    return and_(
+        model.org_id == columns.org_id,
+        model.id == columns[relation.column],
+        visibility[relation.target.type_name],
     )
 
 

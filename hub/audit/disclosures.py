@@ -14,21 +14,18 @@ disclosure that cannot be written fails the commit, and so the response.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Text
 
-from hub.audit.chain import address, canonical
+from hub.audit.chain import address
 from hub.audit.ledger import before_append
-from hub.audit.record import Event, EventType, document_of
 
 if TYPE_CHECKING:
     from hub.access.actor import Actor
@@ -37,11 +34,6 @@ _LOG = "hub.audit.disclosures"
 _SELECTION = "hub.audit.disclosures.selection"
 
 MASKED_SUFFIX = " (masked)"
-
-# The row takes everything else from the document (a trigger), the digest included.
-_WAIT_FOR_SEALING = text(
-    "INSERT INTO audit_pending_disclosures (document) SELECT unnest(:documents)"
-).bindparams(bindparam("documents", type_=ARRAY(Text())))
 
 
 @dataclass(frozen=True)
@@ -105,69 +97,21 @@ def _log(session: Session, actor: Actor) -> _Log:
 
 
 def _record_disclosures(session: Session) -> None:
+    """The request's notes as rows, a row per record and covering grant in the order they were
+    noted, made into each owner's document by `documents_of`: one statement, the one writer of
+    disclosure documents (a compiled read's statement uses it too)."""
     log: _Log | None = session.info.pop(_LOG, None)
     if log is None or not log.records:
         return
-    by_owner: dict[uuid.UUID, list[Disclosed]] = defaultdict(list)
-    for item in log.records.values():
-        by_owner[item.owner_id].append(item)
-    documents: list[str] = []
-    for owner_id in sorted(by_owner):
-        items = by_owner[owner_id]
-        grants = _per_grant(items, log.selection)
-        if not grants:
-            continue
-        event = Event(
-            type=EventType.DISCLOSURE,
-            org_id=owner_id,
-            actor_org_id=log.actor.org_id,
-            client_id=log.actor.client_id,
-            user_id=log.actor.user_id,
-            request_id=log.actor.request_id,
-            source_address=log.actor.source_address,
-            record_ids=sorted({item.record_id for item in items}),
-            details={"partner_org_id": str(log.actor.org_id), "grants": grants},
-        )
-        documents.append(canonical(document_of(event)))
-    if documents:
-        session.execute(_WAIT_FOR_SEALING, {"documents": documents})
-
-
-def _per_grant(
-    items: list[Disclosed], selection: Mapping[str, frozenset[str]] | None
-) -> list[dict[str, Any]]:
-    """Per grant and purpose, the records grouped by kind and by the fields that crossed."""
-    groups: dict[tuple[uuid.UUID, str], dict[tuple[str, tuple[str, ...]], list[Disclosed]]] = (
-        defaultdict(lambda: defaultdict(list))
-    )
-    for item in items:
-        crossed = _crossed(item, selection)
-        for grant in item.grants:
-            groups[grant][(item.kind, crossed)].append(item)
-    return [
-        {
-            "grant_id": str(grant_id),
-            "purpose": purpose,
-            "records": [
-                _records(kind, fields, records)
-                for (kind, fields), records in sorted(by_kind.items())
-            ],
-        }
-        for (grant_id, purpose), by_kind in sorted(groups.items())
-    ]
-
-
-def _records(kind: str, fields: tuple[str, ...], records: list[Disclosed]) -> dict[str, Any]:
-    """Records of one kind that crossed with the same fields; the customer of each, if it has
-    one, for the disclosure index."""
-    group: dict[str, Any] = {
-        "kind": kind,
-        "fields": list(fields),
-        "ids": [str(item.record_id) for item in records],
-    }
-    if all(item.customer_id is not None for item in records):
-        group["customer_ids"] = [str(item.customer_id) for item in records]
-    return group
+    rows = []
+    for position, item in enumerate(log.records.values()):
+        fields = json.dumps(list(_crossed(item, log.selection)))
+        for grant_id, purpose in item.grants or ((None, None),):
+            noted = (item.owner_id, item.kind, item.record_id, item.customer_id)
+            rows.append((*noted, grant_id, purpose, fields, position))
+    values = (list(column) for column in zip(*rows, strict=True))
+    columns = dict(zip(_NOTE_COLUMNS, values, strict=True))
+    session.execute(_FROM_NOTES, {**columns, **actor_values(log.actor)})
 
 
 def _crossed(item: Disclosed, selection: Mapping[str, frozenset[str]] | None) -> tuple[str, ...]:
@@ -211,8 +155,9 @@ def documents_of(items: str, parameter: Callable[[str], str]) -> str:
     with columns `owner_id`, `kind`, `record_id`, `customer_id`, `grant_id`, `purpose`, `fields`
     (jsonb: `crossed_fields` of its kind) and `position` (its first place among the notes).
 
-    A kind crosses with one set of fields in a statement, so the groups of a grant are in the
-    order of their kind. `parameter(name)` places the per-request values (`actor_values`).
+    The groups of a grant are ordered by kind, then by their fields as Python orders tuples (the
+    names joined by a character below any in a name). `parameter(name)` places the per-request
+    values (`actor_values`).
     """
     actor = parameter(ACTOR_ORG)
     # Our own names; every value is a parameter.
@@ -229,7 +174,9 @@ SELECT hub_canonical_json(jsonb_build_object(
         FROM (SELECT DISTINCT record_id FROM {items} WHERE owner_id = owners.owner_id) ids
     ),
     'details', jsonb_build_object('partner_org_id', {actor}::text, 'grants', owners.grants),
-    'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    'created_at', to_char(
+        clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+    )
 ))
 FROM (
     SELECT owner_id, jsonb_agg(jsonb_build_object(
@@ -238,9 +185,12 @@ FROM (
     FROM (
         SELECT owner_id, grant_id, purpose, jsonb_agg(jsonb_build_object(
             'kind', kind, 'fields', fields, 'ids', ids
-        ) || customers ORDER BY kind COLLATE "C") AS records
+        ) || customers ORDER BY kind COLLATE "C", fields_order COLLATE "C") AS records
         FROM (
             SELECT owner_id, grant_id, purpose, kind, fields,
+                   (SELECT string_agg(name, chr(1) ORDER BY place)
+                    FROM jsonb_array_elements_text(fields) WITH ORDINALITY AS f(name, place)
+                   ) AS fields_order,
                    jsonb_agg(record_id::text ORDER BY position) AS ids,
                    CASE WHEN bool_and(customer_id IS NOT NULL)
                         THEN jsonb_build_object(
@@ -254,3 +204,25 @@ FROM (
     GROUP BY owner_id
 ) owners
 RETURNING 1"""  # noqa: S608
+
+
+_NOTE_COLUMNS = (
+    "owners",
+    "kinds",
+    "records",
+    "customers",
+    "grants",
+    "purposes",
+    "fields",
+    "places",
+)
+
+# The notes of `_record_disclosures` as the relation `documents_of` reads.
+_FROM_NOTES = text(
+    "WITH items AS (SELECT owner_id, kind, record_id, customer_id, grant_id, purpose, "  # noqa: S608
+    "CAST(fields AS jsonb) AS fields, position FROM unnest(CAST(:owners AS uuid[]), "
+    "CAST(:kinds AS text[]), CAST(:records AS uuid[]), CAST(:customers AS uuid[]), "
+    "CAST(:grants AS uuid[]), CAST(:purposes AS text[]), CAST(:fields AS text[]), "
+    "CAST(:places AS integer[])) AS notes(owner_id, kind, record_id, customer_id, grant_id, "
+    "purpose, fields, position)) " + documents_of("items", lambda name: f"CAST(:{name} AS text)")
+)

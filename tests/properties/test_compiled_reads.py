@@ -35,6 +35,7 @@ from hypothesis_graphql import queries
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from hub.audit.chain import canonical
 from hub.cases.exposure import CASE
 from hub.customers.exposure import CUSTOMER
 from hub.opportunities.exposure import OPPORTUNITY
@@ -104,7 +105,11 @@ async def disclosed(sessions: Sessions, request_id: str) -> list[Any]:
             ),
             {"request": request_id},
         )
-        documents = [json.loads(document) for document in waiting]
+        texts = list(waiting)
+        documents = [json.loads(document) for document in texts]
+    # The text PostgreSQL wrote is the one the chain hashes and verify rebuilds.
+    assert texts == [canonical(document) for document in documents]
+    async with sessions() as session:
         sealed = await session.execute(
             text(
                 "SELECT record_ids, details FROM audit_events "

@@ -491,7 +491,8 @@ def _sameness(report: Report) -> list[str]:
         "## Sameness check (before timing)",
         "",
         "Each system asked each list ten times and one by id for 20 ids, one request at a "
-        "time; its rows (a list's once) compared with the hub's, in order. Nothing else runs "
+        "time, after one uncounted request; its rows (a list's once) compared with the hub's, "
+        "in order. Nothing else runs "
         "meanwhile but the hub's background sealer (not counted), so the statements "
         "(pg_stat_statements calls of `hub_app`, BEGIN and COMMIT included) per request are its "
         "round trips exactly.",

@@ -289,15 +289,15 @@ def crossing_items(
         # Our own names and constants only: nothing here comes from a client.
         parts.append(f"""
 SELECT e.org_id AS owner_id, '{model.__name__}'::text AS kind, e.{crossing.record} AS record_id,
-       {customer} AS customer_id, g.grant_id, g.purpose,
+       {customer} AS customer_id, covering AS grant_id,
+       {purposes}::jsonb ->> covering::text AS purpose,
        '{_quoted(json.dumps(list(fields)))}'::jsonb AS fields,
        {index * 1000} + e.position AS position
-FROM {entries} e LEFT JOIN LATERAL (
-    SELECT covering AS grant_id, {purposes}::jsonb ->> covering::text AS purpose
-    FROM {share.share.__tablename__} s, unnest(s.grant_ids) covering
+FROM {entries} e LEFT JOIN LATERAL unnest((
+    SELECT s.grant_ids FROM {share.share.__tablename__} s
     WHERE s.org_id = e.org_id AND s.{share.shared.key} = e.{crossing.record}
-      AND s.partner_org_id = {actor}::uuid AND {purposes}::jsonb ? covering::text
-) g ON true
+      AND s.partner_org_id = {actor}::uuid
+)) AS covering ON {purposes}::jsonb ? covering::text
 WHERE e.org_id <> {actor}::uuid AND e.position <= {int(shown)}{given}""")  # noqa: S608
     union = " UNION ALL ".join(parts)
     return (

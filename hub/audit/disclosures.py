@@ -149,53 +149,61 @@ def actor_values(actor: Actor) -> dict[str, str | None]:
 
 
 def documents_of(items: str, parameter: Callable[[str], str]) -> str:
-    """SQL inserting into `audit_pending_disclosures`, per owner, the document the commit
-    writes for the same notes (`_record_disclosures`), from `items`: a relation of the records
-    that crossed, a row per record and covering grant (`grant_id` null when none covers it),
-    with columns `owner_id`, `kind`, `record_id`, `customer_id`, `grant_id`, `purpose`, `fields`
-    (jsonb: `crossed_fields` of its kind) and `position` (its first place among the notes).
+    """SQL inserting into `audit_pending_disclosures`, per owner, the canonical document of the
+    notes in `items`: a relation of the records that crossed, a row per record and covering
+    grant (`grant_id` null when none covers it), with columns `owner_id`, `kind`, `record_id`,
+    `customer_id`, `grant_id`, `purpose`, `fields` (jsonb: `crossed_fields` of the record) and
+    `position` (its first place among the notes).
 
-    The groups of a grant are ordered by kind, then by their fields as Python orders tuples (the
-    names joined by a character below any in a name). `parameter(name)` places the per-request
-    values (`actor_values`).
+    The text is written as `hub.audit.chain.canonical` writes the event (keys in order, no
+    spaces, strings escaped by `to_json` as Python escapes them): what the trigger digests is
+    what `hub audit verify` rebuilds. The groups of a grant are ordered by kind, then by their
+    fields as Python orders tuples (the names joined by a character below any in a name).
+    `parameter(name)` places the per-request values (`actor_values`).
     """
-    actor = parameter(ACTOR_ORG)
+    actor = _json_text(f"{parameter(ACTOR_ORG)}::text")
     # Our own names; every value is a parameter.
     return f"""
 INSERT INTO audit_pending_disclosures (document)
-SELECT hub_canonical_json(jsonb_build_object(
-    'org_id', owners.owner_id::text, 'id', gen_random_uuid()::text, 'type', 'disclosure',
-    'actor_org_id', {actor}::text, 'actor_user_id', {parameter(ACTOR_USER)}::text,
-    'actor_client_id', {parameter(ACTOR_CLIENT)}::text,
-    'request_id', {parameter(REQUEST_ID)}::text,
-    'source_address', {parameter(SOURCE_ADDRESS)}::text,
-    'record_ids', (
-        SELECT jsonb_agg(record_id::text ORDER BY record_id)
+SELECT '{{"actor_client_id":' || {_json_text(f"{parameter(ACTOR_CLIENT)}::text")}
+    || ',"actor_org_id":' || {actor}
+    || ',"actor_user_id":' || {_json_text(f"{parameter(ACTOR_USER)}::text")}
+    || ',"created_at":"' || to_char(
+        clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || '"'
+    || ',"details":{{"grants":' || owners.grants || ',"partner_org_id":' || {actor} || '}}'
+    || ',"id":"' || gen_random_uuid()::text || '","org_id":"' || owners.owner_id::text || '"'
+    || ',"record_ids":[' || (
+        SELECT string_agg('"' || record_id::text || '"', ',' ORDER BY record_id)
         FROM (SELECT DISTINCT record_id FROM {items} WHERE owner_id = owners.owner_id) ids
-    ),
-    'details', jsonb_build_object('partner_org_id', {actor}::text, 'grants', owners.grants),
-    'created_at', to_char(
-        clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
-    )
-))
+    ) || ']'
+    || ',"request_id":' || {_json_text(f"{parameter(REQUEST_ID)}::text")}
+    || ',"source_address":' || {_json_text(f"{parameter(SOURCE_ADDRESS)}::text")}
+    || ',"type":"disclosure"}}'
 FROM (
-    SELECT owner_id, jsonb_agg(jsonb_build_object(
-        'grant_id', grant_id::text, 'purpose', purpose, 'records', records
-    ) ORDER BY grant_id, purpose COLLATE "C") AS grants
+    SELECT owner_id, '[' || string_agg(
+        '{{"grant_id":"' || grant_id::text || '","purpose":' || to_json(purpose)::text
+            || ',"records":' || records || '}}',
+        ',' ORDER BY grant_id, purpose COLLATE "C") || ']' AS grants
     FROM (
-        SELECT owner_id, grant_id, purpose, jsonb_agg(jsonb_build_object(
-            'kind', kind, 'fields', fields, 'ids', ids
-        ) || customers ORDER BY kind COLLATE "C", fields_order COLLATE "C") AS records
+        SELECT owner_id, grant_id, purpose, '[' || string_agg(
+            '{{' || customers || '"fields":' || fields_text || ',"ids":' || ids
+                || ',"kind":' || to_json(kind)::text || '}}',
+            ',' ORDER BY kind COLLATE "C", fields_order COLLATE "C") || ']' AS records
         FROM (
-            SELECT owner_id, grant_id, purpose, kind, fields,
+            SELECT owner_id, grant_id, purpose, kind,
+                   (SELECT '[' || coalesce(string_agg(to_json(name)::text, ',' ORDER BY place), '')
+                           || ']'
+                    FROM jsonb_array_elements_text(fields) WITH ORDINALITY AS f(name, place)
+                   ) AS fields_text,
                    (SELECT string_agg(name, chr(1) ORDER BY place)
                     FROM jsonb_array_elements_text(fields) WITH ORDINALITY AS f(name, place)
                    ) AS fields_order,
-                   jsonb_agg(record_id::text ORDER BY position) AS ids,
+                   '[' || string_agg('"' || record_id::text || '"', ',' ORDER BY position)
+                       || ']' AS ids,
                    CASE WHEN bool_and(customer_id IS NOT NULL)
-                        THEN jsonb_build_object(
-                            'customer_ids', jsonb_agg(customer_id::text ORDER BY position))
-                        ELSE '{{}}'::jsonb END AS customers
+                        THEN '"customer_ids":[' || string_agg(
+                            '"' || customer_id::text || '"', ',' ORDER BY position) || '],'
+                        ELSE '' END AS customers
             FROM {items} WHERE grant_id IS NOT NULL
             GROUP BY owner_id, grant_id, purpose, kind, fields
         ) kinds
@@ -204,6 +212,11 @@ FROM (
     GROUP BY owner_id
 ) owners
 RETURNING 1"""  # noqa: S608
+
+
+def _json_text(value: str) -> str:
+    """SQL of a text value as a JSON string, or `null`."""
+    return f"coalesce(to_json({value})::text, 'null')"
 
 
 _NOTE_COLUMNS = (

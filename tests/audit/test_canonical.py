@@ -8,11 +8,8 @@ the ones where the two could drift apart.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -135,34 +132,3 @@ def test_the_fast_encoding_orders_keys_like_canonical() -> None:
     )
     assert fast == canonical(document)
     assert hashlib.sha256(fast.encode()).digest() == event_digest(document)
-
-
-# JSON as a disclosure document holds it (no floats: the ledger keeps none there), with the
-# characters where two serialisers could differ: quotes, backslashes, control characters,
-# line and paragraph separators, non-ASCII letters and astral symbols, in keys and values.
-_TEXT = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_characters="\x00")
-    | st.sampled_from('"\\\x01\x1f\x7f\u2028é😀')
-)
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | _TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
-    max_leaves=12,
-)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(documents=st.lists(_JSON, min_size=1, max_size=20))
-async def test_postgresql_writes_the_canonical_text_python_writes(
-    app_engine: AsyncEngine, documents: list[object]
-) -> None:
-    """`hub_canonical_json` (a disclosure built in SQL) is `canonical` to the byte."""
-    async with app_engine.connect() as connection:
-        written = await connection.scalar(
-            text(
-                "SELECT array_agg(hub_canonical_json(CAST(d AS jsonb)) ORDER BY n) "
-                "FROM unnest(CAST(:documents AS text[])) WITH ORDINALITY AS t(d, n)"
-            ),
-            {"documents": [json.dumps(document) for document in documents]},
-        )
-    assert written == [canonical({"value": document})[9:-1] for document in documents]

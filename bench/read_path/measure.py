@@ -28,12 +28,16 @@ import psutil
 
 from bench.read_path.systems import Server
 
-# The hub's background sealer (ADR 0016) runs one statement per round, `hub_audit_seal`, on its
-# own schedule: the requests' statements are the others.
-_STATEMENTS = """
+# Not a request's: the hub's background sealer (ADR 0016), one `hub_audit_seal` statement per
+# round on its own schedule; and what asyncpg runs once on a new connection (its type
+# introspection, with `jit` turned off and back around it), which a pool's reads do not repeat.
+_STATEMENTS = r"""
 SELECT coalesce(sum(s.calls), 0)::bigint FROM pg_stat_statements s
 JOIN pg_roles r ON r.oid = s.userid
 WHERE r.rolname = 'hub_app' AND left(s.query, 22) <> 'SELECT hub_audit_seal('
+  AND regexp_replace(s.query, '\s+', ' ', 'g') !~ (
+    'typeinfo_tree|^ ?SELECT current_setting\(\$1\) AS cur, set_config'
+    || '|^ ?SELECT set_config\(\$2, \$1, \$3\) ?$')
 """
 _ACTIVITY = """
 SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),

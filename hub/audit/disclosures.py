@@ -83,11 +83,6 @@ def selection(session: AsyncSession) -> Mapping[str, frozenset[str]] | None:
     return said
 
 
-def has_disclosed(session: AsyncSession) -> bool:
-    log: _Log | None = session.sync_session.info.get(_LOG)
-    return log is not None and bool(log.records)
-
-
 def _log(session: Session, actor: Actor) -> _Log:
     log: _Log | None = session.info.get(_LOG)
     if log is None:

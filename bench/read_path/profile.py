@@ -33,6 +33,13 @@ def main() -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="300k")
     parser.add_argument("--query", choices=QUERIES, default=QUERIES[0])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="1 shows the hub's own work: under contention for two cores a runnable but "
+        "descheduled process is sampled where it stopped, often just after a socket write",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--native",
@@ -91,7 +98,7 @@ async def _profile(
                     stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.DEVNULL,
                 )
-                cell = Cell(HUB, options.query, 32, 1)
+                cell = Cell(HUB, options.query, options.connections, 1)
                 await run_cell(probe, hub, cell, requests, options.seconds, 10.0)
                 await sampler.wait()
                 print(f"{cell.answered} answered", file=sys.stderr)
@@ -127,8 +134,9 @@ def _report(stacks: str, options: argparse.Namespace) -> str:
         "# Where the hub's time goes",
         "",
         f"`python -m bench.read_path.profile --size {options.size} --query '{options.query}' "
-        f"--seconds {options.seconds:g}` at commit {commit()}: py-spy at 250 Hz on the hub "
-        f"process while 32 connections send the query; {total:,} samples of a busy thread.",
+        f"--seconds {options.seconds:g} --connections {options.connections}` at commit "
+        f"{commit()}: py-spy at 250 Hz on the hub process while {options.connections} "
+        f"connection(s) send the query; {total:,} samples of a busy thread.",
         "",
         "## Own time by package",
         "",

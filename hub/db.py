@@ -59,14 +59,17 @@ def app_role_url(owner_url: str, password: str | None) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
-    """A pool of connections to `url`.
+    """A pool of `pool_size` connections to `url`, kept open; a request finding them all in use
+    waits for one. (A pool that opened more under load and closed them as they came back would
+    start a PostgreSQL backend, and the driver's type introspection on it, for a request at a
+    time: under 32 concurrent readers that churn cost more than the reads.)
 
     `pre_ping` tests each connection as it leaves the pool: one more round trip on every use.
     The API's pool goes without (DESIGN 8) and starts a request over once when its first
     statement finds the connection gone (`hub.graphql_http`); short-lived tools keep it.
     """
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
+        async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=pre_ping
     )
 
 

@@ -4,16 +4,22 @@ The JWT proves who the caller was when the token was issued; one statement in th
 own transaction then checks that its client, user, family, `jti` and key are all still live, so
 revoking or disabling any of them bites on the very next request. A user's scopes are also
 cut to what the user's role permits today.
+
+A token judged live is remembered with that judgement (`hub.access.entry.Admission`), so its
+next compiled read can run the same checks inside its one statement (ADR 0020).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.external import ExternalIssuer
 from auth.tokens import AccessClaims, InvalidToken, KeyRing
 from hub.access import ROLE_SCOPES, Actor
-from hub.access.entry import enter_request
+from hub.access.entry import Admission, admission, enter_request
 from hub.access.scopes import parse_scopes
 from hub.oauth.service import judge_standing, standing_checks, standing_parameters
 from hub.orgs.identity import find_member
@@ -33,6 +39,10 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+# Tokens live 15 minutes at most; a busy process meets a few thousand in that time.
+_ADMISSIONS_KEPT = 10_000
+
+
 class ResourceServer:
     def __init__(
         self,
@@ -46,6 +56,7 @@ class ResourceServer:
         self.issuer = issuer
         self.audience = audience
         self.external = external
+        self._admissions: OrderedDict[tuple[object, ...], Admission] = OrderedDict()
 
     async def verify(self, session: AsyncSession, authorization: str | None) -> AccessClaims:
         """Check the token's signature and claims; a key made by another process is looked up."""
@@ -90,11 +101,12 @@ class ResourceServer:
         """
         subject = claims.standing_subject()
         shape = subject.shape
+        parameters = standing_parameters(subject)
         checks = await enter_request(
             session,
             claims.org_id,
             lambda after: standing_checks(shape, after),
-            standing_parameters(subject),
+            parameters,
             shape=("token", shape),
         )
         standing = judge_standing(subject, checks)
@@ -103,7 +115,7 @@ class ResourceServer:
         scopes = parse_scopes(claims.scope)
         if standing.role is not None:
             scopes &= ROLE_SCOPES[standing.role]
-        return Actor(
+        actor = Actor(
             org_id=claims.org_id,
             scopes=scopes,
             client_id=claims.client_id,
@@ -112,3 +124,53 @@ class ResourceServer:
             role=standing.role,
             source_address=source_address,
         )
+        if not claims.external:
+            blank = dataclasses.replace(actor, request_id="", source_address=None)
+            judged = admission(session, blank, checks, parameters, shape=("token", shape))
+            self._remember(_admission_key(claims), judged)
+        return actor
+
+    def admitted(
+        self, authorization: str | None, request_id: str, source_address: str | None
+    ) -> tuple[Actor, Admission] | None:
+        """The actor of a token judged live before, by its signature and claims alone, with how
+        it was judged; None for any other (the request then enters as `actor` has it).
+
+        The caller must run `admission.gate` before reading anything: the judgement holds only
+        where the entry still answers the same.
+        """
+        try:
+            token = bearer_token(authorization)
+            if self.external is not None and self.external.issued(token):
+                return None
+            claims = self.keys.verify(token, issuer=self.issuer, audience=self.audience)
+        except (MissingToken, InvalidToken):
+            return None  # refused, and audited, where requests enter
+        admitted = self._admissions.get(_admission_key(claims))
+        if admitted is None:
+            return None
+        actor = dataclasses.replace(
+            admitted.actor, request_id=request_id, source_address=source_address
+        )
+        return actor, admitted
+
+    def forget(self, authorization: str | None) -> None:
+        """Judge the token anew on its next request: its entry no longer answers the same (a
+        revocation, a disabled user, a grant made, changed or gone)."""
+        try:
+            token = bearer_token(authorization)
+            claims = self.keys.verify(token, issuer=self.issuer, audience=self.audience)
+        except (MissingToken, InvalidToken):
+            return
+        self._admissions.pop(_admission_key(claims), None)
+
+    def _remember(self, key: tuple[object, ...], judged: Admission) -> None:
+        self._admissions[key] = judged
+        self._admissions.move_to_end(key)
+        if len(self._admissions) > _ADMISSIONS_KEPT:
+            self._admissions.popitem(last=False)
+
+
+def _admission_key(claims: AccessClaims) -> tuple[object, ...]:
+    """A token as its claims name it: one token, its scopes included."""
+    return (claims.org_id, claims.jti, claims.client_id, claims.user_id, claims.scope)

@@ -107,6 +107,7 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
         resource_server=lambda: current().resource_server,
         max_page_size=settings.max_page_size,
         planner=planner_of(schema) if settings.compiled_reads else None,
+        engine=lambda: current().engine,
     )
 
     async def healthz(request: Request) -> Response:

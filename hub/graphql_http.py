@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from cross_web import HTTPException
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
@@ -28,8 +29,11 @@ from strawberry.schema import BaseSchema
 from auth.resource import MissingToken, ResourceServer
 from auth.tokens import InvalidToken
 from hub.access.actor import Actor
+from hub.access.entry import driver_entry
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
+from hub.reads.direct import DirectReads
+from resolvers.compiled import Direct
 from resolvers.context import RequestContext
 from schema.compiled import CompiledReads
 
@@ -194,6 +198,36 @@ def _plain_accept(accept: str) -> bool:
     return not kinds - {"*/*", "application/json", GRAPHQL_RESPONSE_MEDIA_TYPE}
 
 
+async def _plain_post(request: Request) -> tuple[str, str | None, dict[str, Any] | None] | None:
+    """The document, operation name and variables of a plain JSON POST that a single JSON
+    answer satisfies; None for anything else (strawberry reads it, and says what is wrong)."""
+    if request.method != "POST":
+        return None
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" or not _plain_accept(request.headers.get("accept", "")):
+        return None
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or body.keys() - {"query", "operationName", "variables"}:
+        return None
+    query, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
+    if not isinstance(query, str) or not isinstance(name, str | None):
+        return None
+    if not isinstance(variables, dict | None) or _holds_nul(variables):
+        return None
+    return query, name, variables
+
+
+def _answer(request: Request, data: dict[str, Any]) -> Response:
+    wants_graphql = GRAPHQL_RESPONSE_MEDIA_TYPE in request.headers.get("accept", "")
+    return Response(
+        orjson.dumps({"data": data}),
+        media_type=GRAPHQL_RESPONSE_MEDIA_TYPE if wants_graphql else "application/json",
+    )
+
+
 class _ConnectionGone(Exception):
     """The request's first statement found its pooled connection closed by the server."""
 
@@ -208,9 +242,11 @@ class GraphQLEndpoint:
         max_page_size: int,
         graphiql: bool = True,
         planner: CompiledReads | None = None,
+        engine: Callable[[], AsyncEngine] | None = None,
     ) -> None:
         self.view = HubGraphQL(schema, graphql_ide="graphiql" if graphiql else None)
         self.planner = planner
+        self.engine = engine
         self.sessions = sessions
         self.resource_server = resource_server
         self.max_page_size = max_page_size
@@ -218,6 +254,9 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         if self._wants_ide(request):
             return await self.view.render_graphql_ide(request)
+        direct = await self._direct(request)
+        if direct is not None:
+            return direct
         try:
             return await self._in_session(request, first_try=True)
         except _ConnectionGone:
@@ -313,36 +352,62 @@ class GraphQLEndpoint:
         """The answer to a plain JSON POST of a document planned before (ADR 0018), made
         without strawberry's pipeline; None leaves the request to strawberry, which reads the
         same body (starlette keeps it) and answers anything unusual as it always has."""
-        if self.planner is None or request.method != "POST":
+        if self.planner is None:
             return None
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        accept = request.headers.get("accept", "")
-        if media_type != "application/json" or not _plain_accept(accept):
-            return None
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(body, dict) or body.keys() - {"query", "operationName", "variables"}:
-            return None
-        query, name, variables = body.get("query"), body.get("operationName"), body.get("variables")
-        if not isinstance(query, str) or not isinstance(name, str | None):
-            return None
-        if not isinstance(variables, dict | None) or _holds_nul(variables):
+        asked = await _plain_post(request)
+        if asked is None:
             return None
         try:
-            data = await self.planner.answer_planned(context, query, name, variables)
+            data = await self.planner.answer_planned(context, *asked)
         except Exception:
             log.exception("compiled read failed", extra={"request_id": context.request_id})
             context.unexpected_error = True
             return _not_committed(context.request_id)
-        if data is None:
+        return None if data is None else _answer(request, data)
+
+    async def _direct(self, request: Request) -> Response | None:
+        """The answer to a planned document of a caller judged live before, read on a pooled
+        driver connection with no session (ADR 0020); None sends the request the usual way (a
+        caller not remembered or not admitted, a read with no statement kept, anything to
+        refuse)."""
+        if self.planner is None or self.engine is None:
             return None
-        wants_graphql = GRAPHQL_RESPONSE_MEDIA_TYPE in accept
-        return Response(
-            orjson.dumps({"data": data}),
-            media_type=GRAPHQL_RESPONSE_MEDIA_TYPE if wants_graphql else "application/json",
+        asked = await _plain_post(request)
+        if asked is None:
+            return None
+        request_id: str = request.state.request_id
+        resource_server = self.resource_server()
+        authorization = request.headers.get("authorization")
+        admitted = resource_server.admitted(
+            authorization, request_id, request.client.host if request.client else None
         )
+        if admitted is None:
+            return None
+        actor, admission = admitted
+        entry = driver_entry(admission.shape)
+        if entry is None:
+            return None
+        pooled = await self.engine().raw_connection()
+        if pooled.driver_connection is None:
+            pooled.close()
+            return None
+        try:
+            reads = DirectReads(pooled.driver_connection, actor, admission, entry)
+            reader = Direct(reads, self.max_page_size)
+            data = await self.planner.answer_directly(reader, *asked)
+        except (OSError, asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError):
+            # The pooled connection was gone before anything ran: the usual way retries.
+            pooled.invalidate()
+            return None
+        except Exception:
+            log.exception("compiled read failed", extra={"request_id": request_id})
+            return _not_committed(request_id)
+        finally:
+            pooled.close()
+        if data is None:
+            resource_server.forget(authorization)
+            return None
+        return _answer(request, data)
 
     def _wants_ide(self, request: Request) -> bool:
         if self.view.graphql_ide is None or request.method != "GET":

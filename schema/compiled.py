@@ -44,9 +44,11 @@ from graphql import (
     visit,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
+from hub.access import Actor
 from hub.audit.disclosures import note_selection
 from hub.cases import service as case_service
 from hub.cases.exposure import CASE
@@ -58,6 +60,7 @@ from hub.opportunities import service as opportunity_service
 from hub.opportunities.exposure import OPPORTUNITY
 from hub.pagination import Listing
 from hub.reads import Leaf, ReadPage, Related, Shape, TypeName
+from hub.reads.direct import NotAdmitted, Unkept
 from resolvers import compiled as read
 from resolvers.context import RequestContext
 from resolvers.ids import decode_any_id
@@ -125,8 +128,10 @@ class CompiledReads:
         self.schema = schema
         self.graphql: GraphQLSchema = schema._schema
         self._plans: dict[tuple[str, str | None], _Plan | None] = {}
-        # Requests answered here rather than by the resolvers, since the process started.
+        # Requests answered here rather than by the resolvers, since the process started;
+        # and of those, the ones an admitted caller's read answered on the driver (ADR 0020).
         self.answered = 0
+        self.answered_directly = 0
 
     def plan(self, query: str, operation_name: str | None, document: DocumentNode) -> _Plan | None:
         """The plan of a document, made the first time it is seen (its text is the key)."""
@@ -161,25 +166,50 @@ class CompiledReads:
         if plan is None:
             return None
         note_selection(context.session, selection_of(self.graphql, query))
-        data = await self.answer(context, plan, variables)
+        return await self.answer(read.InTransaction(context), plan, variables)
+
+    async def answer_directly(
+        self,
+        reader: read.Direct,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The `data` of a document planned before, read as one statement of a remembered
+        caller (ADR 0020); None where that cannot be (no statement kept for it, a caller not
+        admitted, anything to refuse), and the request then goes the usual way.
+
+        The selection the ledger is told of is already in a kept statement: it was built for
+        the same document.
+        """
+        plan = self._plans.get((query, operation_name))
+        if plan is None:
+            return None
+        try:
+            data = await self.answer(reader, plan, variables)
+        except (Unkept, NotAdmitted):
+            return None
         if data is not None:
-            self.answered += 1
+            self.answered_directly += 1
         return data
 
     async def answer(
         self,
-        context: RequestContext,
+        reader: read.Reader,
         plan: _Plan,
         variables: Mapping[str, Any] | None,
     ) -> dict[str, Any] | None:
         """The response's `data`, or None to leave the request to strawberry."""
         try:
-            return await self._answer(context, plan, variables or {})
+            data = await self._answer(reader, plan, variables or {})
         except (Forbidden, InvalidInput, NotFound, GraphQLError):
             return None  # refused before anything was read: strawberry says why
+        if data is not None:
+            self.answered += 1
+        return data
 
     async def _answer(
-        self, context: RequestContext, plan: _Plan, variables: Mapping[str, Any]
+        self, reader: read.Reader, plan: _Plan, variables: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         definitions = plan.operation.variable_definitions or ()
         bound = get_variable_values(self.graphql, definitions, dict(variables))
@@ -189,7 +219,7 @@ class CompiledReads:
         arguments = get_argument_values(definition, plan.field, bound)
         if plan.connection is not None:
             connection = plan.connection
-            return {plan.key: await self._connection(context, plan.serial, connection, arguments)}
+            return {plan.key: await self._connection(reader, plan.serial, connection, arguments)}
         node_type, record_id = decode_any_id(arguments["id"])
         shape = plan.nodes.get(node_type.value)
         if shape is None:
@@ -198,22 +228,22 @@ class CompiledReads:
         if finder is None:
             return None
 
-        async def visible() -> Any:
-            return await finder(context.session, context.actor, record_id)
+        async def visible(session: AsyncSession, actor: Actor) -> Any:
+            return await finder(session, actor, record_id)
 
         key = (plan.serial, node_type)
-        return {plan.key: await read.record(context, key, visible, record_id, shape)}
+        return {plan.key: await reader.record(key, visible, record_id, shape)}
 
     async def _connection(
         self,
-        context: RequestContext,
+        reader: read.Reader,
         serial: int,
         connection: _Connection,
         arguments: dict[str, Any],
     ) -> dict[str, Any]:
         after = arguments.get("after")
 
-        async def listing() -> Listing[Any]:
+        async def listing(session: AsyncSession, actor: Actor) -> Listing[Any]:
             field = self.schema.get_field_for_type(connection.field_name, "Query")
             if field is None:
                 raise GraphQLError(f"no field {connection.field_name}")
@@ -226,13 +256,11 @@ class CompiledReads:
             where, order = connection.listable.arguments(
                 converted.get("filter"), converted.get("order_by")
             )
-            return await connection.listable.listing(context.session, context.actor, where, order)
+            return await connection.listable.listing(session, actor, where, order)
 
         # Everything the listing reads but the cursor and the actor (`hub.reads` adds those).
         key = (serial, _frozen({k: v for k, v in arguments.items() if k != "after"}))
-        page = await read.page(
-            context, key, listing, arguments.get("first", 20), after, connection.node
-        )
+        page = await reader.page(key, listing, arguments.get("first", 20), after, connection.node)
         return _connection_data(connection, page, after is not None)
 
 
@@ -257,10 +285,9 @@ class CompiledExecution(SchemaExtension):
             reads = self.reads(execution.schema)
             plan = reads.plan(query, execution.operation_name, document)
             if plan is not None:
-                data = await reads.answer(context, plan, execution.variables)
+                data = await reads.answer(read.InTransaction(context), plan, execution.variables)
                 if data is not None:
                     execution.result = ExecutionResult(data=data, errors=None)
-                    reads.answered += 1
         yield
 
 

@@ -315,12 +315,11 @@ def purposes_name(record_type: RecordType) -> str:
     return f"purposes_{record_type.value.lower()}"
 
 
-async def purposes_of(
-    session: AsyncSession, actor: Actor, models: Iterable[type[TenantModel]]
+def purposes_of(
+    received: tuple[ReceivedGrant, ...], models: Iterable[type[TenantModel]]
 ) -> dict[str, str]:
-    """Per record type of `models`, the actor's live grants sharing it and their purposes, as
-    JSON (`{grant id: purpose}`): what `crossing_items` covers records with."""
-    received = await received_grants(session, actor)
+    """Per record type of `models`, the `received` live grants sharing it and their purposes,
+    as JSON (`{grant id: purpose}`): what `crossing_items` covers records with."""
     values = {}
     for model in models:
         grants = grants_for(model, received)

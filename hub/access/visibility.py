@@ -30,11 +30,10 @@ M = TypeVar("M", bound=TenantModel)
 RECORD_ID = "record_id"
 
 
-async def visibility_key(session: AsyncSession, actor: Actor) -> Hashable:
+def visibility_key(actor: Actor, grants: tuple[ReceivedGrant, ...]) -> Hashable:
     """Everything composing visibility reads of the actor: its organisation, its scopes and
-    the terms of its live received grants. Statements built for one actor serve another with
+    the terms of its live received `grants`. Statements built for one actor serve another with
     the same key (`hub.reads.prepared`)."""
-    grants = await received_grants(session, actor)
     terms = tuple(
         (grant.id, grant.owner_id, grant.partner_org_id, grant.record_type, grant.access)
         for grant in grants

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access import RECORD_ID
+from hub.driver_sql import DriverStatement, Slot, driver_statement
 from hub.pagination import AFTER_ID
 
 # The names of the values a statement takes from the request rather than from its key.
@@ -34,16 +35,6 @@ _PER_REQUEST = frozenset({AFTER_ID, RECORD_ID})
 # partners keeps many statements of the same text: the text is kept once, and each entry costs
 # little more than its parameters' values.
 _CACHE_SIZE = 8192
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """One positional parameter: a per-request value by name, or the key's own value."""
-
-    name: str
-    processor: Callable[[Any], Any] | None
-    constant: Any
-    per_request: bool = False
 
 
 # Wraps a compiled statement's SQL in more SQL; `parameter(name)` places a per-request value.
@@ -59,28 +50,8 @@ class Composed:
     wrap: Wrap
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A statement as the driver runs it: SQL with `$n` parameters and what fills each."""
-
-    sql: str
-    slots: tuple[_Slot, ...]
-
-    def same_as(self, other: Prepared) -> bool:
-        """The same SQL with the same values from the key (processors are made anew)."""
-        return self.sql == other.sql and [(s.name, s.constant) for s in self.slots] == [
-            (s.name, s.constant) for s in other.slots
-        ]
-
-    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        arguments = []
-        for slot in self.slots:
-            if slot.per_request:
-                value = values[slot.name]
-                arguments.append(slot.processor(value) if slot.processor else value)
-            else:
-                arguments.append(slot.constant)
-        return arguments
+class Prepared(DriverStatement):
+    """A kept statement as the driver runs it."""
 
     async def scalar(self, session: AsyncSession, values: Mapping[str, Any]) -> Any:
         """The statement's one value, run on the request's connection and transaction (as
@@ -113,7 +84,7 @@ class PreparedStatements:
         prepared = _compiled(session, await build())
         if len(self._texts) >= self._size:
             self._texts.clear()
-        prepared = replace(prepared, sql=self._texts.setdefault(prepared.sql, prepared.sql))
+        prepared = Prepared(self._texts.setdefault(prepared.sql, prepared.sql), prepared.slots)
         if kept is not None and not kept.same_as(prepared):
             raise AssertionError(f"the statement of {key!r} changed under the same key")
         self._kept[key] = prepared
@@ -121,34 +92,29 @@ class PreparedStatements:
             self._kept.popitem(last=False)
         return prepared
 
+    def kept(self, key: Hashable) -> Prepared | None:
+        """The statement kept for `key`, if any; nothing is built."""
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+        return kept
+
 
 def _compiled(session: AsyncSession, built: Select[Any] | Composed) -> Prepared:
     statement = built.statement if isinstance(built, Composed) else built
-    bind = session.get_bind()
-    compiled = statement.compile(dialect=bind.dialect, compile_kwargs={"render_postcompile": True})
-    processors = compiled._bind_processors
-    values = compiled.construct_params()
-    slots = []
-    for name in compiled.positiontup or ():
-        processor = processors.get(name)
-        if processor is not None and not callable(processor):
-            raise TypeError(f"a tuple parameter ({name}) is not prepared here")
-        if name in _PER_REQUEST:
-            slots.append(_Slot(name, processor, None, per_request=True))
-        else:
-            value = values[name]
-            slots.append(_Slot(name, None, processor(value) if processor else value))
+    compiled = driver_statement(statement, session.get_bind().dialect, _PER_REQUEST.__contains__)
     if not isinstance(built, Composed):
-        return Prepared(compiled.string, tuple(slots))
+        return Prepared(compiled.sql, compiled.slots)
+    slots = list(compiled.slots)
     placed: dict[str, str] = {}
 
     def parameter(name: str) -> str:
         if name not in placed:
-            slots.append(_Slot(name, None, None, per_request=True))
+            slots.append(Slot(name, None, None, per_request=True))
             placed[name] = f"${len(slots)}"
         return placed[name]
 
-    sql = built.wrap(compiled.string, parameter)
+    sql = built.wrap(compiled.sql, parameter)
     return Prepared(sql, tuple(slots))
 
 

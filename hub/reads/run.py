@@ -16,6 +16,7 @@ from sqlalchemy.sql.expression import ColumnCollection
 
 from hub import access
 from hub.access import RECORD_ID, Actor, Crossing
+from hub.access.received import ReceivedGrant
 from hub.audit import disclosures
 from hub.exposure import Exposure
 from hub.pagination import AFTER_ID, Listing, PageRequest, decode_cursor, page_statement
@@ -35,6 +36,60 @@ class ReadPage:
     has_next_page: bool
 
 
+@dataclass(frozen=True)
+class Read:
+    """A compiled read as one request asks it: the key of its statement, what that binds for
+    this request, and who records what crosses."""
+
+    key: Hashable
+    values: dict[str, Any]
+    # What the statement records itself; None: the resolvers' notes (`_note`) do.
+    crossings: list[Crossing] | None
+    # Nothing crosses the statement does not record: it needs no notes afterwards.
+    self_recording: bool
+
+
+def page_read(
+    actor: Actor,
+    received: tuple[ReceivedGrant, ...],
+    key: Hashable,
+    page: PageRequest,
+    shape: Shape,
+) -> Read:
+    """The read of a page of the list `key` names (everything its construction reads but the
+    cursor, the actor's visibility and the page size)."""
+    after = decode_cursor(page.after) if page.after is not None else None
+    shaped = (key, access.visibility_key(actor, received), page.first, page.after is not None)
+    return _read(actor, received, shaped, shape, {AFTER_ID: after})
+
+
+def record_read(
+    actor: Actor,
+    received: tuple[ReceivedGrant, ...],
+    key: Hashable,
+    record_id: uuid.UUID,
+    shape: Shape,
+) -> Read:
+    """The read of the one record `record_id` of the kind `key` names."""
+    shaped = (key, access.visibility_key(actor, received))
+    return _read(actor, received, shaped, shape, {RECORD_ID: record_id})
+
+
+def page_of(entries: list[list[Any]], first: int) -> ReadPage:
+    """The page a read's statement answered (`first` rows asked, one more read)."""
+    shown = entries[:first]
+    return ReadPage(
+        nodes=[entry[0] for entry in shown],
+        cursors=[entry[3] for entry in shown],
+        has_next_page=len(entries) > first,
+    )
+
+
+def record_of(entries: list[list[Any]]) -> dict[str, Any] | None:
+    """The record a read's statement answered, if it found one."""
+    return entries[0][0] if entries else None
+
+
 async def read_page(
     session: AsyncSession,
     actor: Actor,
@@ -44,10 +99,9 @@ async def read_page(
     shape: Shape,
 ) -> ReadPage:
     """A page of what `listing` builds, as `shape` selects it. The listing is built only when
-    no statement is kept for `key` (which must hold everything its construction reads besides
-    the actor's visibility and the page) with the actor's `visibility_key`."""
+    no statement is kept for the read (`page_read`)."""
 
-    crossings = await _crossings(session, actor, shape)
+    read = page_read(actor, await access.received_grants(session, actor), key, page, shape)
 
     async def build() -> Select[Any] | Composed:
         built = await listing()
@@ -55,23 +109,10 @@ async def read_page(
         keys = [column for name, column in paged.c.items() if name.startswith("key_")]
         ordering = [key.desc() if built.descending else key.asc() for key in keys]
         return await _statement(
-            session, actor, shape, paged.c, paged, ordering, crossings, page.first
+            session, actor, shape, paged.c, paged, ordering, read.crossings, page.first
         )
 
-    visibility = await access.visibility_key(session, actor)
-    shaped = (key, visibility, page.first, page.after is not None)
-    prepared = await PREPARED.get(session, shaped, build)
-    after = decode_cursor(page.after) if page.after is not None else None
-    values = await _values(session, actor, crossings, {AFTER_ID: after})
-    entries = orjson.loads(await prepared.scalar(session, values) or "[]")
-    shown = entries[: page.first]
-    if crossings is None:
-        await _note(session, actor, shape, shown)
-    return ReadPage(
-        nodes=[entry[0] for entry in shown],
-        cursors=[entry[3] for entry in shown],
-        has_next_page=len(entries) > page.first,
-    )
+    return page_of(await _run(session, actor, shape, read, build, page.first), page.first)
 
 
 async def read_one(
@@ -85,19 +126,55 @@ async def read_one(
     """The one row of what `visible` builds (a statement narrowed to `record_id` by
     `access.is_record`), or None."""
 
-    crossings = await _crossings(session, actor, shape)
+    read = record_read(actor, await access.received_grants(session, actor), key, record_id, shape)
 
     async def build() -> Select[Any] | Composed:
         found = (await visible()).subquery("found")
-        return await _statement(session, actor, shape, found.c, found, [], crossings, 1)
+        return await _statement(session, actor, shape, found.c, found, [], read.crossings, 1)
 
-    visibility = await access.visibility_key(session, actor)
-    prepared = await PREPARED.get(session, (key, visibility), build)
-    values = await _values(session, actor, crossings, {RECORD_ID: record_id})
-    entries = orjson.loads(await prepared.scalar(session, values) or "[]")
-    if crossings is None:
-        await _note(session, actor, shape, entries)
-    return entries[0][0] if entries else None
+    return record_of(await _run(session, actor, shape, read, build, 1))
+
+
+async def _run(
+    session: AsyncSession,
+    actor: Actor,
+    shape: Shape,
+    read: Read,
+    build: Callable[[], Awaitable[Select[Any] | Composed]],
+    shown: int,
+) -> list[list[Any]]:
+    """The entries of the read's statement (kept, or built now) run in the request's
+    transaction, what crossed noted where the statement does not record it."""
+    prepared = await PREPARED.get(session, read.key, build)
+    entries = entries_of(await prepared.scalar(session, read.values))
+    if read.crossings is None:
+        await _note(session, actor, shape, entries[:shown])
+    return entries
+
+
+def _read(
+    actor: Actor,
+    received: tuple[ReceivedGrant, ...],
+    key: Hashable,
+    shape: Shape,
+    values: dict[str, Any],
+) -> Read:
+    crossings = _crossings(received, shape)
+    self_recording = crossings is not None or not _shared(received, shape)
+    if crossings is not None:
+        models = {crossing.model for crossing in crossings}
+        values = {
+            **values,
+            **disclosures.actor_values(actor),
+            **access.purposes_of(received, models),
+        }
+    return Read(key, values, crossings, self_recording)
+
+
+def entries_of(text: str | None) -> list[list[Any]]:
+    """A read statement's answer: [node, org_id, id, cursor, …] per row, in order."""
+    entries: list[list[Any]] = orjson.loads(text or "[]")
+    return entries
 
 
 async def _statement(
@@ -148,38 +225,31 @@ async def _statement(
     return Composed(entries, wrap)
 
 
-async def _crossings(session: AsyncSession, actor: Actor, shape: Shape) -> list[Crossing] | None:
+def _crossings(received: tuple[ReceivedGrant, ...], shape: Shape) -> list[Crossing] | None:
     """What of the answer the statement itself records as disclosed: None for an actor no
     grant shares the shape's types with (nothing crosses), or a shape it cannot record (a
     related type without a customer of its own)."""
-    received = await access.received_grants(session, actor)
-    model = shape.exposure.model
-    targets = [shape.exposure.relations[item.relation].target.model for item in _relations(shape)]
-    if not any(access.grants_for(kind, received) for kind in (model, *targets)):
+    if not _shared(received, shape):
         return None
+    targets = _targets(shape)
     if any(access.customer_column(target) != "id" for target in targets):
         return None
-    customer = access.customer_column(model)
-    found = [Crossing(model, "id", "disclosed_customer" if customer else None)]
+    customer = access.customer_column(shape.exposure.model)
+    found = [Crossing(shape.exposure.model, "id", "disclosed_customer" if customer else None)]
     for index, target in enumerate(targets):
         column = f"reached_{index}"
         found.append(Crossing(target, column, column, only_if=column))
     return found
 
 
-async def _values(
-    session: AsyncSession,
-    actor: Actor,
-    crossings: list[Crossing] | None,
-    values: dict[str, Any],
-) -> dict[str, Any]:
-    """The per-request values of the statement: the cursor or the id, and for a partner who
-    receives the records and under which grants' purposes."""
-    if crossings is None:
-        return values
-    models = {crossing.model for crossing in crossings}
-    purposes = await access.purposes_of(session, actor, models)
-    return {**values, **disclosures.actor_values(actor), **purposes}
+def _shared(received: tuple[ReceivedGrant, ...], shape: Shape) -> bool:
+    """Whether a received grant shares any of the shape's types: only then can a row cross."""
+    kinds = (shape.exposure.model, *_targets(shape))
+    return any(access.grants_for(kind, received) for kind in kinds)
+
+
+def _targets(shape: Shape) -> list[type[Any]]:
+    return [shape.exposure.relations[item.relation].target.model for item in _relations(shape)]
 
 
 def _reached(

@@ -39,9 +39,11 @@ class Reader(Protocol):
         first: int,
         after: str | None,
         shape: Shape,
+        cursors: bool,
     ) -> ReadPage:
         """A page of the list `listing` builds (a service's `*_listing`) as `shape` selects
-        it; `key` holds everything the listing's construction reads but the cursor."""
+        it, with the rows' cursors if `cursors`; `key` holds everything the listing's
+        construction reads but the cursor."""
         ...
 
     async def record(
@@ -73,6 +75,7 @@ class InTransaction:
         first: int,
         after: str | None,
         shape: Shape,
+        cursors: bool,
     ) -> ReadPage:
         ctx = self.ctx
         request = _page_request(first, after, ctx.max_page_size)
@@ -80,7 +83,7 @@ class InTransaction:
         async def built() -> Listing[Any]:
             return await listing(ctx.session, ctx.actor)
 
-        return await ctx.call(reads.read_page, key, built, request, shape)
+        return await ctx.call(reads.read_page, key, built, request, shape, cursors)
 
     async def record(
         self, key: Hashable, visible: BuildVisible, record_id: uuid.UUID, shape: Shape
@@ -107,8 +110,10 @@ class Direct:
         first: int,
         after: str | None,
         shape: Shape,
+        cursors: bool,
     ) -> ReadPage:
-        return await self.reads.page(key, _page_request(first, after, self.max_page_size), shape)
+        request = _page_request(first, after, self.max_page_size)
+        return await self.reads.page(key, request, shape, cursors)
 
     async def record(
         self, key: Hashable, visible: BuildVisible, record_id: uuid.UUID, shape: Shape

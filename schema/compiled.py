@@ -105,6 +105,7 @@ class _Connection:
     node: Shape
     type_name: str
     edge_type: str
+    cursors: bool  # whether it names a row's cursor (an edge's, or the page's first or last)
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,8 @@ class CompiledReads:
 
         # Everything the listing reads but the cursor and the actor (`hub.reads` adds those).
         key = (serial, _frozen({k: v for k, v in arguments.items() if k != "after"}))
-        page = await reader.page(key, listing, arguments.get("first", 20), after, connection.node)
+        first = arguments.get("first", 20)
+        page = await reader.page(key, listing, first, after, connection.node, connection.cursors)
         return _connection_data(connection, page, after is not None)
 
 
@@ -408,8 +410,16 @@ def _planned_connection(
         else:
             raise _NotCompiled
     node = node or Shape(listable.exposure, ())
+    named = {name for _, _, parts in items for _, name in parts}
+    cursors = bool(named & {"cursor", "startCursor", "endCursor"})
     return _Connection(
-        field.name.value, listable, tuple(items), node, connection_type.name, edge_type.name
+        field.name.value,
+        listable,
+        tuple(items),
+        node,
+        connection_type.name,
+        edge_type.name,
+        cursors,
     )
 
 

@@ -55,8 +55,8 @@ class DirectReads:
     admission: Admission
     entry: DriverStatement
 
-    async def page(self, key: Hashable, page: PageRequest, shape: Shape) -> ReadPage:
-        read = page_read(self.actor, self.admission.grants, key, page, shape)
+    async def page(self, key: Hashable, page: PageRequest, shape: Shape, cursors: bool) -> ReadPage:
+        read = page_read(self.actor, self.admission.grants, key, page, shape, cursors)
         return page_of(await self._run(read), page.first)
 
     async def record(

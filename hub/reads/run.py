@@ -55,11 +55,14 @@ def page_read(
     key: Hashable,
     page: PageRequest,
     shape: Shape,
+    cursors: bool,
 ) -> Read:
     """The read of a page of the list `key` names (everything its construction reads but the
-    cursor, the actor's visibility and the page size)."""
+    cursor, the actor's visibility and the page size); `cursors`: whether the answer names
+    the rows' cursors."""
     after = decode_cursor(page.after) if page.after is not None else None
-    shaped = (key, access.visibility_key(actor, received), page.first, page.after is not None)
+    visibility = access.visibility_key(actor, received)
+    shaped = (key, visibility, page.first, page.after is not None, cursors)
     return _read(actor, received, shaped, shape, {AFTER_ID: after})
 
 
@@ -80,7 +83,7 @@ def page_of(entries: list[list[Any]], first: int) -> ReadPage:
     shown = entries[:first]
     return ReadPage(
         nodes=[entry[0] for entry in shown],
-        cursors=[entry[3] for entry in shown],
+        cursors=[entry[1] for entry in shown],
         has_next_page=len(entries) > first,
     )
 
@@ -97,11 +100,13 @@ async def read_page(
     listing: Callable[[], Awaitable[Listing[Any]]],
     page: PageRequest,
     shape: Shape,
+    cursors: bool,
 ) -> ReadPage:
     """A page of what `listing` builds, as `shape` selects it. The listing is built only when
     no statement is kept for the read (`page_read`)."""
 
-    read = page_read(actor, await access.received_grants(session, actor), key, page, shape)
+    received = await access.received_grants(session, actor)
+    read = page_read(actor, received, key, page, shape, cursors)
 
     async def build() -> Select[Any] | Composed:
         built = await listing()
@@ -109,7 +114,7 @@ async def read_page(
         keys = [column for name, column in paged.c.items() if name.startswith("key_")]
         ordering = [key.desc() if built.descending else key.asc() for key in keys]
         return await _statement(
-            session, actor, shape, paged.c, paged, ordering, read.crossings, page.first
+            session, actor, shape, paged.c, paged, ordering, read, page.first, cursors=cursors
         )
 
     return page_of(await _run(session, actor, shape, read, build, page.first), page.first)
@@ -130,7 +135,7 @@ async def read_one(
 
     async def build() -> Select[Any] | Composed:
         found = (await visible()).subquery("found")
-        return await _statement(session, actor, shape, found.c, found, [], read.crossings, 1)
+        return await _statement(session, actor, shape, found.c, found, [], read, 1, cursors=False)
 
     return record_of(await _run(session, actor, shape, read, build, 1))
 
@@ -147,7 +152,7 @@ async def _run(
     transaction, what crossed noted where the statement does not record it."""
     prepared = await PREPARED.get(session, read.key, build)
     entries = entries_of(await prepared.scalar(session, read.values))
-    if read.crossings is None:
+    if not read.self_recording:
         await _note(session, actor, shape, entries[:shown])
     return entries
 
@@ -172,7 +177,7 @@ def _read(
 
 
 def entries_of(text: str | None) -> list[list[Any]]:
-    """A read statement's answer: [node, org_id, id, cursor, …] per row, in order."""
+    """A read statement's answer: [node, cursor, …] per row, in order (`_statement`)."""
     entries: list[list[Any]] = orjson.loads(text or "[]")
     return entries
 
@@ -184,16 +189,22 @@ async def _statement(
     columns: Columns,
     source: Any,
     ordering: list[Any],
-    crossings: list[Crossing] | None,
+    read: Read,
     shown: int,
+    *,
+    cursors: bool,
 ) -> Select[Any] | Composed:
-    """[node, org_id, id, cursor, *noted] per row, in order, as one JSON text; for a partner
-    (`crossings`), [node, org_id, id, cursor], the statement recording the disclosures too."""
+    """[node, cursor] per row, in order, as one JSON text (the cursor null unless `cursors`);
+    where the resolvers' notes record what crosses (`notes`), [node, cursor, org_id, id,
+    *noted]; for a partner (`crossings`), the statement records the disclosures too."""
     visibility = await _related_visibility(session, actor, shape)
     node = _node(shape, columns, actor, visibility)
+    cursor_value = cursor(columns.id) if cursors else null()
+    crossings = read.crossings
     if crossings is None:
         noted = [columns[name] for name in _noted(shape)]
-        entry = func.json_build_array(node, columns.org_id, columns.id, cursor(columns.id), *noted)
+        noting = [] if read.self_recording else [columns.org_id, columns.id, *noted]
+        entry = func.json_build_array(node, cursor_value, *noting)
         aggregated = func.json_agg(aggregate_order_by(entry, *ordering) if ordering else entry)
         return select(cast(aggregated, Text)).select_from(source)
     position = func.row_number().over(order_by=ordering) if ordering else literal(1)
@@ -206,7 +217,7 @@ async def _statement(
         node.label("node"),
         columns.org_id,
         columns.id,
-        cursor(columns.id).label("cursor"),
+        cursor_value.label("cursor"),
         position.label("position"),
         *([columns[customer].label("disclosed_customer")] if customer else []),
         *reached,
@@ -218,7 +229,7 @@ async def _statement(
         return (
             f"WITH entries AS MATERIALIZED ({inner}), items AS ({items}), "  # noqa: S608
             f"noted AS ({disclosures.documents_of('items', parameter)}) "
-            "SELECT CAST(json_agg(json_build_array(node, org_id, id, cursor) ORDER BY position)"
+            "SELECT CAST(json_agg(json_build_array(node, cursor) ORDER BY position)"
             " AS TEXT) FROM entries"
         )
 
@@ -350,14 +361,14 @@ async def _note(
 ) -> None:
     """Note the records of other organisations that crossed, the related ones included."""
     own = str(actor.org_id)  # JSON carries ids as text: compared as text, parsed once
-    foreign = [entry for entry in entries if entry[1] != own]
+    foreign = [entry for entry in entries if entry[2] != own]
     if not foreign:
         return
     names = _noted(shape)
     crossed = [
         SimpleNamespace(
-            org_id=uuid.UUID(entry[1]),
-            id=uuid.UUID(entry[2]),
+            org_id=uuid.UUID(entry[2]),
+            id=uuid.UUID(entry[3]),
             **{name: _uuid(value) for name, value in zip(names, entry[4:], strict=True)},
         )
         for entry in foreign

@@ -9,7 +9,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, and_, case, cast, func, literal, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnCollection
@@ -198,7 +210,10 @@ async def _statement(
     where the resolvers' notes record what crosses (`notes`), [node, cursor, org_id, id,
     *noted]; for a partner (`crossings`), the statement records the disclosures too."""
     visibility = await _related_visibility(session, actor, shape)
-    node = _node(shape, columns, actor, visibility)
+    related = _related_rows(shape, columns, actor, visibility)
+    for lateral in related.values():
+        source = source.outerjoin(lateral, true())
+    node = _node(shape, columns, actor, visibility, related)
     cursor_value = cursor(columns.id) if cursors else null()
     crossings = read.crossings
     if crossings is None:
@@ -209,7 +224,7 @@ async def _statement(
         return select(cast(aggregated, Text)).select_from(source)
     position = func.row_number().over(order_by=ordering) if ordering else literal(1)
     reached = [
-        _reached(item, shape.exposure, columns, visibility).label(f"reached_{index}")
+        related[item.key].c.id.label(f"reached_{index}")
         for index, item in enumerate(_relations(shape))
     ]
     customer = access.customer_column(shape.exposure.model)
@@ -263,16 +278,25 @@ def _targets(shape: Shape) -> list[type[Any]]:
     return [shape.exposure.relations[item.relation].target.model for item in _relations(shape)]
 
 
-def _reached(
-    item: Related,
-    exposure: Exposure,
+def _related_rows(
+    shape: Shape,
     columns: Columns,
+    actor: Actor,
     visibility: Mapping[str, ColumnElement[bool]],
-) -> ColumnElement[Any]:
-    """The related record's id where the actor sees it (where `_related` gives its JSON)."""
-    model = exposure.relations[item.relation].target.model
-    found = _found(item, exposure, columns, visibility)
-    return select(model.id).where(found).scalar_subquery()
+) -> dict[str, Any]:
+    """Per related record the shape names, by response key, a lateral lookup of at most one
+    row: its JSON and its id where the actor sees it. One lookup serves the node and the
+    disclosure (`reached_*`), which each looked the record up again."""
+    found = {}
+    for index, item in enumerate(_relations(shape)):
+        model = shape.exposure.relations[item.relation].target.model
+        node = _node(item.shape, model.__table__.c, actor, visibility)
+        found[item.key] = (
+            select(node.label("node"), model.id.label("id"))
+            .where(_found(item, shape.exposure, columns, visibility))
+            .lateral(f"related_{index}")
+        )
+    return found
 
 
 def _node(
@@ -280,7 +304,10 @@ def _node(
     columns: Columns,
     actor: Actor,
     visibility: Mapping[str, ColumnElement[bool]],
+    related: Mapping[str, Any] | None = None,
 ) -> ColumnElement[Any]:
+    """The row's JSON as `shape` selects it; a related record's from `related` (the row's
+    lateral lookups) where given, else a correlated lookup of its own."""
     exposure = shape.exposure
     pairs: list[ColumnElement[Any]] = []
     for item in shape.items:
@@ -293,6 +320,8 @@ def _node(
             if not exposed.crosses:
                 value = case((columns.org_id == actor.org_id, value), else_=null())
             pairs.append(value)
+        elif related is not None:
+            pairs.append(related[item.key].c.node)
         else:
             pairs.append(_related(item, exposure, columns, actor, visibility))
     return func.json_build_object(*pairs)

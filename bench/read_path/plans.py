@@ -69,8 +69,15 @@ class Statement:
         return 0
 
     def seq_scans(self, tenant_tables: dict[str, int]) -> list[str]:
-        """Tenant tables this statement scans sequentially, in order of appearance."""
-        found = [table for line in self.plan for table in _SEQ_SCAN.findall(line)]
+        """Tenant tables this statement scans sequentially, in order of appearance. A scan the
+        plan holds but never ran (`never executed`: a generic plan's alternative for a branch
+        of a row-level security condition the rows never reach, say) read nothing."""
+        found = [
+            table
+            for line in self.plan
+            if "(never executed)" not in line
+            for table in _SEQ_SCAN.findall(line)
+        ]
         return list(dict.fromkeys(table for table in found if table in tenant_tables))
 
     def filter_calls(self) -> list[str]:

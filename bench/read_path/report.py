@@ -544,8 +544,8 @@ def _plans(report: Report) -> list[str]:
         "(BEGIN, COMMIT and other utility statements have no plan). Function calls counted by "
         "pg_stat_user_functions over the same request (`track_functions = all`; inlined SQL "
         "functions are not calls). Flags: a sequential scan of a tenant table of "
-        f"{SMALL_TABLE:,} rows or more; a function called more often than the request ran "
-        "statements (per row).",
+        f"{SMALL_TABLE:,} rows or more that ran (a plan node marked `never executed` read "
+        "nothing); a function called more often than the request ran statements (per row).",
         "",
     ]
     for size, measured in _by_size(report).items():

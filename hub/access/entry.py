@@ -148,7 +148,8 @@ def _statement(checks: Checks) -> Select[Any]:
     )
     after = entered.c.org.is_not(None)
     live = live_grants(bindparam("receiving_org", type_=Uuid()), after).lateral("live")
-    grant_ids = grant_ids_setting(joined_ids(live.c.id).over())
+    # In the grants' order, so the answer (and its fingerprint) is the same for the same grants.
+    grant_ids = grant_ids_setting(joined_ids(live.c.id).over(order_by=live.c.id, rows=(None, None)))
     answer = (
         select(*checks(after), grant_ids.label("grant_ids"), live)
         .select_from(entered.outerjoin(live, true()))

@@ -34,13 +34,13 @@ Revises: 20261206_share_index
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from migrations.revisions import revision_module
 
 revision: str = "20261206_disclosure_sealing"
 down_revision: str | None = "20261206_share_index"
@@ -381,12 +381,7 @@ def upgrade() -> None:
 
 def _previous_append() -> str:
     """`hub_audit_append` as 20261206_disclosure_records left it."""
-    path = Path(__file__).with_name("20261206_disclosure_records.py")
-    spec = importlib.util.spec_from_file_location("disclosure_records", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot read {path}")
-    previous = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(previous)
+    previous = revision_module("20261206_disclosure_records")
     text: str = previous._APPEND.replace("{indexed}", previous._EVERY_RECORD_OF_A_CUSTOMER)
     return text
 

@@ -12,11 +12,11 @@ Revises: 20261207_canonical_json
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from migrations.revisions import revision_module
 
 revision: str = "20261207_canonical_json_inline"
 down_revision: str | None = "20261207_canonical_json"
@@ -57,10 +57,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    path = Path(__file__).with_name("20261207_canonical_json.py")
-    spec = importlib.util.spec_from_file_location("canonical_json", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot read {path}")
-    previous = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(previous)
+    previous = revision_module("20261207_canonical_json")
     op.execute(previous._CANONICAL.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))

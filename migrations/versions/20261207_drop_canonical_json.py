@@ -10,11 +10,11 @@ Revises: 20261207_canonical_json_inline
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from migrations.revisions import revision_module
 
 revision: str = "20261207_drop_canonical_json"
 down_revision: str | None = "20261207_canonical_json_inline"
@@ -27,10 +27,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    path = Path(__file__).with_name("20261207_canonical_json_inline.py")
-    spec = importlib.util.spec_from_file_location("canonical_json_inline", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot read {path}")
-    previous = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(previous)
+    previous = revision_module("20261207_canonical_json_inline")
     op.execute(previous._CANONICAL)

@@ -17,11 +17,11 @@ Revises: 20261207_drop_canonical_json
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from migrations.revisions import revision_module
 
 revision: str = "20261207_narrow_fold"
 down_revision: str | None = "20261207_drop_canonical_json"
@@ -77,11 +77,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    path = Path(__file__).with_name("20261206_disclosure_sealing.py")
-    spec = importlib.util.spec_from_file_location("disclosure_sealing", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot read {path}")
-    sealing = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sealing)
+    sealing = revision_module("20261206_disclosure_sealing")
     op.execute(sealing._FOLD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     op.execute("ALTER FUNCTION hub_audit_fold(uuid, bigint) RESET work_mem")

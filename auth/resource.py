@@ -139,12 +139,8 @@ class ResourceServer:
         The caller must run `admission.gate` before reading anything: the judgement holds only
         where the entry still answers the same.
         """
-        try:
-            token = bearer_token(authorization)
-            if self.external is not None and self.external.issued(token):
-                return None
-            claims = self.keys.verify(token, issuer=self.issuer, audience=self.audience)
-        except (MissingToken, InvalidToken):
+        claims = self._verified_offline(authorization)
+        if claims is None:
             return None  # refused, and audited, where requests enter
         admitted = self._admissions.get(_admission_key(claims))
         if admitted is None:
@@ -157,12 +153,20 @@ class ResourceServer:
     def forget(self, authorization: str | None) -> None:
         """Judge the token anew on its next request: its entry no longer answers the same (a
         revocation, a disabled user, a grant made, changed or gone)."""
+        claims = self._verified_offline(authorization)
+        if claims is not None:
+            self._admissions.pop(_admission_key(claims), None)
+
+    def _verified_offline(self, authorization: str | None) -> AccessClaims | None:
+        """The claims of a hub-issued token whose signature and claims verify with the keys
+        this process knows; None for any other."""
         try:
             token = bearer_token(authorization)
-            claims = self.keys.verify(token, issuer=self.issuer, audience=self.audience)
+            if self.external is not None and self.external.issued(token):
+                return None
+            return self.keys.verify(token, issuer=self.issuer, audience=self.audience)
         except (MissingToken, InvalidToken):
-            return
-        self._admissions.pop(_admission_key(claims), None)
+            return None
 
     def _remember(self, key: tuple[object, ...], judged: Admission) -> None:
         self._admissions[key] = judged

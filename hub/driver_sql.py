@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import BindParameter, Select
 from sqlalchemy.engine import Dialect
 
 
@@ -50,10 +50,10 @@ class DriverStatement:
 
 
 def driver_statement(
-    statement: Select[Any], dialect: Dialect, per_request: Callable[[str], bool]
+    statement: Select[Any], dialect: Dialect, per_request: Callable[[BindParameter[Any]], bool]
 ) -> DriverStatement:
-    """`statement` compiled for `dialect`; the parameters `per_request` names are filled per
-    request, every other with the value the statement carries."""
+    """`statement` compiled for `dialect`; the parameters `per_request` picks are filled per
+    request, by name, every other with the value the statement carries."""
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     processors = compiled._bind_processors
     values = compiled.construct_params(_check=False)
@@ -62,7 +62,8 @@ def driver_statement(
         processor = processors.get(name)
         if processor is not None and not callable(processor):
             raise TypeError(f"a tuple parameter ({name}) is not prepared here")
-        if per_request(name):
+        bind = compiled.binds.get(name)  # none for an expanded IN list's element: a constant
+        if bind is not None and per_request(bind):
             slots.append(Slot(name, processor, None, per_request=True))
         else:
             value = values[name]

@@ -101,10 +101,10 @@ async def enter_request(
     statement = _STATEMENTS.get(shape)
     if statement is None:
         statement = _STATEMENTS[shape] = _statement(checks)
-        required = {name for name, bind in statement.compile().binds.items() if bind.required}
         dialect = session.get_bind().dialect
-        _DRIVER[shape] = driver_statement(statement, dialect, required.__contains__)
-    values = {"entered_org": str(org_id), "receiving_org": org_id, _PLANS: "auto", **parameters}
+        # The values a request gives are the binds without one of their own.
+        _DRIVER[shape] = driver_statement(statement, dialect, lambda bind: bind.required)
+    values = _values(org_id, parameters, plans="auto")
     rows = (await session.execute(statement, values)).mappings().all()
     remember(session, org_id, rows)
     first: RowMapping = rows[0]
@@ -123,13 +123,13 @@ def admission(
     grants = remembered(session, actor.org_id)
     if grants is None:
         raise RuntimeError("admission asked before the request's entry")
-    values = {
-        "entered_org": str(actor.org_id),
-        "receiving_org": actor.org_id,
-        _PLANS: _GENERIC,
-        **parameters,
-    }
+    values = _values(actor.org_id, parameters, plans=_GENERIC)
     return Admission(actor, grants, shape, values, checks["fingerprint"])
+
+
+def _values(org_id: uuid.UUID, parameters: Mapping[str, Any], *, plans: str) -> dict[str, Any]:
+    """What the entry binds: the organisation, how later statements are planned, the checks'."""
+    return {"entered_org": str(org_id), "receiving_org": org_id, _PLANS: plans, **parameters}
 
 
 def driver_entry(shape: Hashable) -> DriverStatement | None:

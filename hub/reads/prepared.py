@@ -102,7 +102,9 @@ class PreparedStatements:
 
 def _compiled(session: AsyncSession, built: Select[Any] | Composed) -> Prepared:
     statement = built.statement if isinstance(built, Composed) else built
-    compiled = driver_statement(statement, session.get_bind().dialect, _PER_REQUEST.__contains__)
+    compiled = driver_statement(
+        statement, session.get_bind().dialect, lambda bind: bind.key in _PER_REQUEST
+    )
     if not isinstance(built, Composed):
         return Prepared(compiled.sql, compiled.slots)
     slots = list(compiled.slots)

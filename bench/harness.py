@@ -3,7 +3,9 @@
 Most benchmarks start their own embedded PostgreSQL in a temporary directory, migrate it, run
 their measurement against it and write the report they render, so no figure depends on what a
 developer's database happens to hold. A benchmark whose dataset takes minutes to seed keeps it
-in a data directory of its own instead (`persistent_database`) and seeds it once.
+in a data directory of its own instead (`persistent_database`) and seeds it once; a copy of
+the database as seeded (`keep_as_seeded`) is what every later run starts from, so no run
+inherits the ledger, the bloat or the dirty pages the runs before it left.
 
 The parties (organisations with an admin and an API client, partnerships between them) are
 made here, and grants through the hub's own API, so every benchmark seeds them alike.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from hub.access.actor import Role
 from hub.access.scopes import ALL_SCOPES
@@ -76,10 +79,56 @@ def persistent_database(data_dir: Path, preload: Sequence[str] = ()) -> Iterator
                 asyncio.run(_execute(server.owner_url, statement))
                 server.stop()
                 server = EmbeddedPostgres(data_dir)
+        asyncio.run(_start_as_seeded(server.owner_url))
         upgrade(server.owner_url)  # runs its own event loop, so before the caller's
         yield server.owner_url
     finally:
         server.stop()
+
+
+def keep_as_seeded(owner_url: str) -> None:
+    """Keep a copy of the database as it is now: later runs of `persistent_database` start
+    from it. Nothing may be connected to the database meanwhile."""
+
+    async def copy() -> None:
+        name = _database(owner_url)
+        async with raw_connection(_maintenance_url(owner_url)) as connection:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}{_SEEDED}"')
+            await connection.execute(
+                f'CREATE DATABASE "{name}{_SEEDED}" TEMPLATE "{name}" STRATEGY FILE_COPY'
+            )
+
+    asyncio.run(copy())
+
+
+# The suffix of the seeded copy's name (`keep_as_seeded`).
+_SEEDED = "_seeded"
+
+
+async def _start_as_seeded(owner_url: str) -> None:
+    """Replace the database by its seeded copy, where there is one (`keep_as_seeded`)."""
+    name = _database(owner_url)
+    async with raw_connection(_maintenance_url(owner_url)) as connection:
+        kept = await connection.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", name + _SEEDED
+        )
+        if kept:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE "{name}{_SEEDED}" STRATEGY FILE_COPY'
+            )
+
+
+def _database(owner_url: str) -> str:
+    name = make_url(owner_url).database
+    if not name:
+        raise ValueError("the owner URL names no database")
+    return name
+
+
+def _maintenance_url(owner_url: str) -> str:
+    """The same server's `postgres` database: where databases are dropped and made."""
+    return make_url(owner_url).set(database="postgres").render_as_string(hide_password=False)
 
 
 async def _setting(url: str, name: str) -> str:

@@ -3,10 +3,11 @@
 Around the load generator's run it reads the server process's CPU time (/proc, via psutil),
 the CPU time of every PostgreSQL process, and the number of statements the application role
 ran (pg_stat_statements `calls`, utility statements such as BEGIN and COMMIT included: the
-round trips). While it runs it samples pg_stat_activity for backends of the application role
-waiting on a lock. After it, the cell waits until the server and PostgreSQL are idle again
-(cancelling statements of requests the generator gave up on), so no cell inherits another's
-leftovers.
+round trips). While it runs it samples pg_stat_activity: backends of the application role
+waiting on a lock, and what the busy processes were doing (a request's backend running or
+waiting on what; the checkpointer, autovacuum and the WAL writer when not idle). After it,
+the cell waits until the server and PostgreSQL are idle again (cancelling statements of
+requests the generator gave up on), so no cell inherits another's leftovers.
 """
 
 from __future__ import annotations
@@ -43,10 +44,18 @@ FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
 WHERE r.rolname = 'hub_app'
 """
 _ACTIVITY = """
-SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
-       count(*) FILTER (WHERE state <> 'idle'),
-       coalesce(array_agg(wait_event) FILTER (WHERE wait_event_type = 'Lock'), '{}')
-FROM pg_stat_activity WHERE usename = 'hub_app'
+SELECT count(*) FILTER (WHERE usename = 'hub_app' AND wait_event_type = 'Lock'),
+       count(*) FILTER (WHERE usename = 'hub_app' AND state <> 'idle'),
+       coalesce(array_agg(wait_event)
+                FILTER (WHERE usename = 'hub_app' AND wait_event_type = 'Lock'), '{}'),
+       coalesce(array_agg(
+           CASE WHEN backend_type = 'client backend' THEN 'request' ELSE backend_type END
+           || ' ' || coalesce(wait_event_type || ':' || wait_event, 'on CPU'))
+           FILTER (WHERE pid <> pg_backend_pid()
+                   AND (usename = 'hub_app' AND state = 'active'
+                        OR backend_type <> 'client backend'
+                           AND coalesce(wait_event_type, '') <> 'Activity')), '{}')
+FROM pg_stat_activity
 """
 _CANCEL = """
 SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity
@@ -72,6 +81,9 @@ class Cell:
     lock_waiters_max: int = 0
     lock_waiters_mean: float = 0.0
     lock_kinds: dict[str, int] = field(default_factory=dict)
+    # What busy PostgreSQL processes were doing, summed over the samples (`Probe.activity`).
+    doing: dict[str, int] = field(default_factory=dict)
+    samples: int = 0
     cancelled: int = 0
     settle_seconds: float = 0.0
     first_error: str | None = None
@@ -95,11 +107,12 @@ class Probe:
         value: int = await self.connection.fetchval(_STATEMENTS)
         return value
 
-    async def activity(self) -> tuple[int, int, list[str]]:
-        """Backends of the application role waiting on a lock, those not idle, and the kinds
-        of lock waited on (pg_stat_activity's wait_event: transactionid, tuple, advisory...)."""
+    async def activity(self) -> tuple[int, int, list[str], list[str]]:
+        """Backends of the application role waiting on a lock, those not idle, the kinds of
+        lock waited on (pg_stat_activity's wait_event: transactionid, tuple, advisory...), and
+        what each busy process was doing ("request on CPU", "checkpointer IO:DataFileSync")."""
         row = await self.connection.fetchrow(_ACTIVITY)
-        return int(row[0]), int(row[1]), list(row[2])
+        return int(row[0]), int(row[1]), list(row[2]), list(row[3])
 
     async def cancel_active(self) -> int:
         cancelled: int = await self.connection.fetchval(_CANCEL)
@@ -157,13 +170,15 @@ async def run_cell(
     app_before = server.cpu_seconds()
     samples: list[int] = []
     kinds: Counter[str] = Counter()
+    doing: Counter[str] = Counter()
     stop = asyncio.Event()
 
     async def sample() -> None:
         while not stop.is_set():
-            waiting, _, waited_on = await probe.activity()
+            waiting, _, waited_on, busy = await probe.activity()
             samples.append(waiting)
             kinds.update(waited_on)
+            doing.update(busy)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -187,6 +202,8 @@ async def run_cell(
     cell.lock_waiters_max = max(samples, default=0)
     cell.lock_waiters_mean = statistics.fmean(samples) if samples else 0.0
     cell.lock_kinds = dict(kinds)
+    cell.doing = dict(doing)
+    cell.samples = len(samples)
     settling = time.monotonic()
     cell.cancelled = await settle(probe, server)
     cell.settle_seconds = time.monotonic() - settling
@@ -198,7 +215,7 @@ async def settle(probe: Probe, server: Server, patience: float = 15.0) -> int:
     started = time.monotonic()
     cancelled = 0
     while time.monotonic() - started < patience + 30:
-        _, busy, _ = await probe.activity()
+        _, busy, _, _ = await probe.activity()
         before = server.cpu_seconds()
         await asyncio.sleep(0.3)
         idle_server = server.cpu_seconds() - before < 0.03

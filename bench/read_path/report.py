@@ -484,6 +484,29 @@ def _concurrency(report: Report) -> list[str]:
                 f"| {_ms(summary.latency(0.95))} | {summary.lock_waiters_max} / "
                 f"{summary.lock_waiters_mean:.1f} | {summary.lock_kinds or '—'} |"
             )
+    return [*lines, "", *_doing(report)]
+
+
+def _doing(report: Report) -> list[str]:
+    """Per round of the hub's cells at full concurrency, what PostgreSQL's busy processes
+    were doing: where a slow round's time went."""
+    lines = [
+        f"What PostgreSQL's busy processes were doing in the hub's cells at {report.connections} "
+        "connections, per round: processes per sample, the most frequent first (a request's "
+        "backend on CPU or waiting, and the checkpointer, autovacuum or WAL writer when not "
+        "idle).",
+        "",
+        "| query | round | req/s | processes per sample |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for query in QUERIES:
+        summary = report.summary(report.main, HUB, query, report.connections)
+        for cell, rate in zip(summary.cells, summary.round_rates, strict=False):
+            if not cell.samples:
+                continue
+            busiest = Counter(cell.doing).most_common(5)
+            doing = ", ".join(f"{what} {count / cell.samples:.1f}" for what, count in busiest)
+            lines.append(f"| {query} | {cell.round} | {_rate(rate)} | {doing or '—'} |")
     return [*lines, ""]
 
 

@@ -30,7 +30,6 @@ class AuditEvent(TenantModel):
         Index("ix_audit_events_org_id_type_created_at", "org_id", "type", "created_at"),
         Index("uq_audit_events_org_id_seq", "org_id", "seq", unique=True),
         Index("ix_audit_events_actor_org_id_created_at_id", "actor_org_id", "created_at", "id"),
-        Index("ix_audit_events_record_ids", "record_ids", postgresql_using="gin"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -97,9 +96,10 @@ class Disclosure(Base):
 class AuditEventRecord(Base):
     """One record an event concerns: the events of a record, newest first, for `auditEvents`.
 
-    `record_ids` has a GIN index, but the application role cannot use it: `@>` is not
-    leakproof, so under row-level security PostgreSQL checks it only after the policy, row by
-    row. This table answers the same question with equality on a B-tree. A trigger on
+    `audit_events.record_ids @> ...` cannot be served by an index for the application role:
+    `@>` is not leakproof, so under row-level security PostgreSQL checks it only after the
+    policy, row by row (its GIN index went for that, ADR 0021). This table answers the same
+    question with equality on a B-tree. A trigger on
     `audit_events` (migration 20261128_audit_events_api) fills it as events are appended and
     empties it as retention deletes them; nothing else writes it.
     """

@@ -196,14 +196,19 @@ async def _covering(
 ) -> Mapping[uuid.UUID, Sequence[ReceivedGrant]]:
     """The live grants that share each row. A row reached the actor through one of its grants
     for this record type, so where an owner gave only one, that one is it: no statement."""
-    grants = grants_for(model, await received_grants(session, actor))
-    per_owner = {
-        owner: [grant for grant in grants if grant.owner_id == owner]
-        for owner in {row.org_id for row in rows}
-    }
-    if all(len(owned) == 1 for owned in per_owner.values()):
-        return {row.id: per_owner[row.org_id] for row in rows}
+    sole = sole_grants(grants_for(model, await received_grants(session, actor)))
+    if all(row.org_id in sole for row in rows):
+        return {row.id: [sole[row.org_id]] for row in rows}
     return await covering_grants(session, actor, model, rows)
+
+
+def sole_grants(grants: Sequence[ReceivedGrant]) -> dict[uuid.UUID, ReceivedGrant]:
+    """By owner, the one grant of `grants` it gave, for owners that gave only one: what covers
+    every row of theirs that reached the partner through `grants`."""
+    given: dict[uuid.UUID, list[ReceivedGrant]] = {}
+    for grant in grants:
+        given.setdefault(grant.owner_id, []).append(grant)
+    return {owner: owned[0] for owner, owned in given.items() if len(owned) == 1}
 
 
 def _disclosed(
@@ -271,7 +276,9 @@ def crossing_items(
     `disclosures.documents_of` takes them: what `note_crossed` notes of the same rows.
 
     Each record is covered by the partner's live grants its share row names (as
-    `covering_grants` finds them); it crosses with the fields the request selected, less those
+    `covering_grants` finds them), or where its owner gave only one of the grants it was read
+    through, by that one (`sole_grants`), with no lookup; it crosses with the fields the
+    request selected, less those
     its exposure map never lets cross (the redaction rules of compiled types touch no field
     their maps show). A record reached twice is noted once, at its first place.
     """
@@ -281,6 +288,7 @@ def crossing_items(
         model = crossing.model
         share = SHARED[model]
         purposes = parameter(purposes_name(share.record_type))
+        sole = parameter(sole_name(share.record_type))
         fields = crossed_fields(
             model.__name__, _fields_of(model), _never_crossing(model), frozenset(), selection
         )
@@ -293,11 +301,12 @@ SELECT e.org_id AS owner_id, '{model.__name__}'::text AS kind, e.{crossing.recor
        {purposes}::jsonb ->> covering::text AS purpose,
        '{_quoted(json.dumps(list(fields)))}'::jsonb AS fields,
        {index * 1000} + e.position AS position
-FROM {entries} e LEFT JOIN LATERAL unnest((
-    SELECT s.grant_ids FROM {share.share.__tablename__} s
-    WHERE s.org_id = e.org_id AND s.{share.shared.key} = e.{crossing.record}
-      AND s.partner_org_id = {actor}::uuid
-)) AS covering ON {purposes}::jsonb ? covering::text
+FROM {entries} e LEFT JOIN LATERAL unnest(CASE WHEN {sole}::jsonb ? e.org_id::text
+    THEN ARRAY[({sole}::jsonb ->> e.org_id::text)::uuid]
+    ELSE (SELECT s.grant_ids FROM {share.share.__tablename__} s
+          WHERE s.org_id = e.org_id AND s.{share.shared.key} = e.{crossing.record}
+            AND s.partner_org_id = {actor}::uuid) END
+) AS covering ON {purposes}::jsonb ? covering::text
 WHERE e.org_id <> {actor}::uuid AND e.position <= {int(shown)}{given}""")  # noqa: S608
     union = " UNION ALL ".join(parts)
     return (
@@ -315,16 +324,26 @@ def purposes_name(record_type: RecordType) -> str:
     return f"purposes_{record_type.value.lower()}"
 
 
+def sole_name(record_type: RecordType) -> str:
+    """The per-request value of `crossing_items` naming the owners' sole grants (`purposes_of`)."""
+    return f"sole_{record_type.value.lower()}"
+
+
 def purposes_of(
     received: tuple[ReceivedGrant, ...], models: Iterable[type[TenantModel]]
 ) -> dict[str, str]:
     """Per record type of `models`, the `received` live grants sharing it and their purposes,
-    as JSON (`{grant id: purpose}`): what `crossing_items` covers records with."""
+    as JSON (`{grant id: purpose}`), and the sole grant of each owner that gave one
+    (`{owner id: grant id}`): what `crossing_items` covers records with."""
     values = {}
     for model in models:
         grants = grants_for(model, received)
-        values[purposes_name(SHARED[model].record_type)] = json.dumps(
+        record_type = SHARED[model].record_type
+        values[purposes_name(record_type)] = json.dumps(
             {str(grant.id): grant.purpose.value for grant in grants}
+        )
+        values[sole_name(record_type)] = json.dumps(
+            {str(owner): str(grant.id) for owner, grant in sole_grants(grants).items()}
         )
     return values
 

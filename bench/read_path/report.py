@@ -177,7 +177,8 @@ def render(report: Report) -> str:
         "its processes, both per answered request; statements per request are "
         "pg_stat_statements calls of the application role (BEGIN, COMMIT and SET included), "
         "i.e. round trips; the hub's background sealer, one `hub_audit_seal` statement per "
-        "round on its own schedule, and what asyncpg runs once on a new connection (its type "
+        "round on its own schedule and a VACUUM of the waiting disclosures after a round that "
+        "sealed any, and what asyncpg runs once on a new connection (its type "
         "introspection and the `jit` setting around it) are not counted as a request's.",
         "",
         "## Machine and dataset",

@@ -31,6 +31,11 @@ BATCH = 1_000
 
 _SEAL = text("SELECT hub_audit_seal(:max_rows)").bindparams(bindparam("max_rows", type_=Integer()))
 _SEAL_OWN = text("SELECT hub_audit_seal_own()")
+_MAY_RECLAIM = text(
+    "SELECT CASE WHEN current_setting('server_version_num')::int >= 170000"
+    " THEN has_table_privilege('audit_pending_disclosures', 'MAINTAIN') ELSE false END"
+)
+_RECLAIM = text("VACUUM (SKIP_LOCKED, TRUNCATE FALSE) audit_pending_disclosures")
 _LAST_WAITING = text("SELECT max(id) FROM audit_pending_disclosures")
 _STILL_WAITING = text(
     "SELECT count(*) FROM audit_pending_disclosures WHERE id <= :last"
@@ -82,17 +87,39 @@ async def seal_everything(
             await asyncio.sleep(0.05)
 
 
+async def may_reclaim(session: AsyncSession) -> bool:
+    """Whether this role may vacuum the waiting disclosures' table (`reclaim`)."""
+    allowed: bool = await session.scalar(_MAY_RECLAIM) or False
+    return allowed
+
+
+async def reclaim(session: AsyncSession) -> None:
+    """Vacuum the waiting disclosures' table, outside a transaction: the space of the rows just
+    sealed becomes free for the next reads' rows, which otherwise extend the table and queue on
+    its extension lock (migration 20261208_pending_space_reused). Skipped while another
+    process vacuums it."""
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    await session.execute(_RECLAIM)
+
+
 async def run_sealer(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
     """Seal in the background until cancelled: a round each `interval` seconds, or at once
-    again when a round sealed a full batch. A failed round is logged and retried."""
+    again when a round sealed a full batch; after a round that sealed anything, the space
+    of what it sealed is reclaimed (where the role may). A failed round is logged and
+    retried."""
     failing = False
+    reclaiming: bool | None = None  # not known until the database answers
     while True:
         try:
             async with sessions() as session:
                 # One statement, its own transaction: a round costs one round trip, and its
                 # statement is told apart from the requests' (the read path's benchmark).
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                if reclaiming is None:
+                    reclaiming = await may_reclaim(session)
                 sealed = await seal_pending(session)
+                if sealed and reclaiming:
+                    await reclaim(session)
         except (SQLAlchemyError, OSError):
             if not failing:
                 log.exception("sealing disclosures failed; retrying every %s s", interval)

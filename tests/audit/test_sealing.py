@@ -550,3 +550,54 @@ async def test_the_hub_seals_in_the_background_within_seconds(
                 await asyncio.sleep(0.1)
     assert len(await chained_disclosures(owner_sessions, world.owner.id)) == 1
     assert await waiting(owner_sessions, world.owner.id) == []
+
+
+async def _vacuums(sessions: Sessions) -> int:
+    async with sessions() as session:
+        count: int = await session.scalar(
+            text(
+                "SELECT vacuum_count FROM pg_stat_all_tables"
+                " WHERE relid = 'audit_pending_disclosures'::regclass"
+            )
+        )
+        return count
+
+
+async def test_the_background_sealer_frees_the_space_of_what_it_sealed(
+    settings: Settings, app_url: str, owner_sessions: Sessions, world: World
+) -> None:
+    """Sealed rows' space is vacuumed for the next reads (ADR 0021): the application role may
+    (MAINTAIN, PostgreSQL 17 and later), and the sealer does after a round that sealed."""
+    before = await _vacuums(owner_sessions)
+    sealing = settings.model_copy(update={"seal_interval_seconds": 0.2})
+    app = create_app(sealing, app_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            partner = await tokens.client_credentials(http, world.partner.client)
+            await data(http, partner, CUSTOMERS)
+            for _ in range(100):
+                if await chained_disclosures(owner_sessions, world.owner.id):
+                    break
+                await asyncio.sleep(0.1)
+    # Statistics reach the shared counters when the sealer's backend is idle or gone.
+    for _ in range(100):
+        if await _vacuums(owner_sessions) > before:
+            break
+        await asyncio.sleep(0.1)
+    assert await _vacuums(owner_sessions) > before
+    assert await waiting(owner_sessions, world.owner.id) == []
+
+
+async def test_the_application_role_may_vacuum_waiting_disclosures_and_no_other_table(
+    app_engine: AsyncEngine,
+) -> None:
+    async with app_engine.connect() as connection:
+        privileges = await connection.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+                " AND has_table_privilege(c.oid, 'MAINTAIN')"
+            )
+        )
+        assert [row[0] for row in privileges] == ["audit_pending_disclosures"]

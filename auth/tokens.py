@@ -80,7 +80,7 @@ async def published_key_set(session: AsyncSession) -> dict[str, Any]:
     return {"keys": [key.as_dict(private=False) for key in keys]}
 
 
-_SIGNED_KEPT = 10_000
+_JUDGED_KEPT = 10_000
 
 
 class KeyRing:
@@ -97,11 +97,12 @@ class KeyRing:
         for jwk in private_jwks:
             self.add(jwk)
         self._verifying = KeySet(list[Key](self._keys.values()))
-        # Tokens whose signature verified, decoded: a client sends the same token for minutes,
-        # and the RSA check is the costliest part of a read. Keys are only ever added, so a
-        # signature once good stays good; every claim (expiry included) is still judged on each
-        # request, and the key's standing in the database.
-        self._signed: dict[str, jwt.Token] = {}
+        # Tokens judged good, by token, issuer and audience: a client sends the same token for
+        # minutes, and the RSA check and the claims' rules are the costliest part of a read.
+        # Keys are only ever added, so a signature once good stays good, and the claims of the
+        # same text say the same; only the time claims are judged again on each request
+        # (`_TIMES`), and the key's standing in the database.
+        self._judged: dict[tuple[str, str, str], _Judged] = {}
 
     def add(self, private_jwk: dict[str, Any]) -> None:
         key = RSAKey.import_key(private_jwk)
@@ -133,47 +134,79 @@ class KeyRing:
 
     def verify(self, token: str, *, issuer: str, audience: str) -> AccessClaims:
         """Accept only a signed, unexpired `at+jwt` for this issuer and audience (RFC 9068 §4)."""
-        decoded = self._signed.get(token)
-        if decoded is None:
+        key = (token, issuer, audience)
+        judged = self._judged.get(key)
+        if judged is None:
+            judged = _judge(self._decoded(token), issuer=issuer, audience=audience)
+            if len(self._judged) >= _JUDGED_KEPT:
+                self._judged.clear()  # tokens live 15 minutes at most: start over, rarely
+            self._judged[key] = judged
+        else:
             try:
-                decoded = jwt.decode(token, self._verifying, algorithms=list(ACCEPTED_ALGORITHMS))
-            except (JoseError, ValueError, TypeError) as error:
+                _TIMES.validate(judged.times)
+            except JoseError as error:
                 raise InvalidToken(str(error)) from error
-            if len(self._signed) >= _SIGNED_KEPT:
-                self._signed.clear()  # tokens live 15 minutes at most: start over, rarely
-            self._signed[token] = decoded
-        if decoded.header.get("typ") != TOKEN_TYPE:
-            raise InvalidToken("token type is not at+jwt")
-        registry = jwt.JWTClaimsRegistry(
-            leeway=CLOCK_SKEW_SECONDS,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": audience},
-            exp={"essential": True},
-            iat={"essential": True},
-            jti={"essential": True},
-            sub={"essential": True},
-            client_id={"essential": True},
-            org={"essential": True},
-        )
+        return judged.claims
+
+    def _decoded(self, token: str) -> jwt.Token:
         try:
-            registry.validate(decoded.claims)
-            claims = decoded.claims
-            if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
-                raise InvalidToken("token lives longer than 15 minutes")
-            user, family = claims.get("uid"), claims.get("sid")
-            return AccessClaims(
-                org_id=uuid.UUID(str(claims["org"])),
-                client_id=str(claims["client_id"]),
-                subject=str(claims["sub"]),
-                scope=str(claims.get("scope") or ""),
-                jti=str(claims["jti"]),
-                user_id=uuid.UUID(str(user)) if user else None,
-                issued_at=int(claims["iat"]),
-                expires_at=int(claims["exp"]),
-                family_id=uuid.UUID(str(family)) if family else None,
-                audience=audience,
-                issuer=issuer,
-                key_id=str(decoded.header.get("kid") or ""),
-            )
-        except (JoseError, ValueError, KeyError) as error:
+            return jwt.decode(token, self._verifying, algorithms=list(ACCEPTED_ALGORITHMS))
+        except (JoseError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from error
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A token whose signature and claims were found good: its claims, and its time claims as
+    it states them, which are judged again on every request."""
+
+    claims: AccessClaims
+    times: dict[str, Any]
+
+
+# The time claims of a token judged before, against the clock of each request.
+_TIMES = jwt.JWTClaimsRegistry(
+    leeway=CLOCK_SKEW_SECONDS, exp={"essential": True}, iat={"essential": True}
+)
+
+
+def _judge(decoded: jwt.Token, *, issuer: str, audience: str) -> _Judged:
+    """Every rule of RFC 9068 §4 the hub holds its tokens to, on a token whose signature
+    verified."""
+    if decoded.header.get("typ") != TOKEN_TYPE:
+        raise InvalidToken("token type is not at+jwt")
+    registry = jwt.JWTClaimsRegistry(
+        leeway=CLOCK_SKEW_SECONDS,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        iat={"essential": True},
+        jti={"essential": True},
+        sub={"essential": True},
+        client_id={"essential": True},
+        org={"essential": True},
+    )
+    try:
+        registry.validate(decoded.claims)
+        claims = decoded.claims
+        if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_SECONDS:
+            raise InvalidToken("token lives longer than 15 minutes")
+        user, family = claims.get("uid"), claims.get("sid")
+        judged = AccessClaims(
+            org_id=uuid.UUID(str(claims["org"])),
+            client_id=str(claims["client_id"]),
+            subject=str(claims["sub"]),
+            scope=str(claims.get("scope") or ""),
+            jti=str(claims["jti"]),
+            user_id=uuid.UUID(str(user)) if user else None,
+            issued_at=int(claims["iat"]),
+            expires_at=int(claims["exp"]),
+            family_id=uuid.UUID(str(family)) if family else None,
+            audience=audience,
+            issuer=issuer,
+            key_id=str(decoded.header.get("kid") or ""),
+        )
+    except (JoseError, ValueError, KeyError) as error:
+        raise InvalidToken(str(error)) from error
+    times: dict[str, Any] = {name: claims[name] for name in ("exp", "iat", "nbf") if name in claims}
+    return _Judged(judged, times)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -13,6 +14,7 @@ from joserfc.jwk import OctKey, RSAKey
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auth.tokens import CLOCK_SKEW_SECONDS
 from hub.keys.models import SigningKey
 from hub.keys.store import signing_kid
 from hub.orgs.models import ApiClient
@@ -200,3 +202,22 @@ async def test_missing_scope_is_forbidden(client: httpx.AsyncClient, factory: Fa
     )
     assert response.status_code == 200
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    owner_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A token's signature and claims are judged once (`KeyRing.verify`); its time claims are
+    judged again on every request."""
+    org = await factory.organisation("Expiring")
+    key = await _hub_key(owner_sessions)
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
+    # Good for two seconds more, the clock skew allowed included.
+    expires = int(time.time()) - CLOCK_SKEW_SECONDS + 2
+    token = _forge(key, header, org, jti="expiring", iat=expires - 300, exp=expires)
+    accepted = await tokens.graphql(client, token, VIEWER)
+    assert accepted.status_code == 200, accepted.text
+    await asyncio.sleep(expires + CLOCK_SKEW_SECONDS - time.time() + 0.1)
+    await _assert_refused(client, token)

@@ -96,7 +96,7 @@ GRANTS: tuple[_Grant, ...] = (
     # Fabrikam distributes for both owners: raises and tracks cases, sees a regional segment.
     *(
         grant
-        for owner, region in (("northwind-software", "EMEA"), ("contoso-hardware", "AMER"))
+        for owner, region in (("northwind-software", "EMEA"), ("contoso-hardware", "NA"))
         for grant in (
             _Grant(
                 owner,

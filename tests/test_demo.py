@@ -399,3 +399,47 @@ async def test_each_partner_sees_sharing_at_work_with_its_printed_credentials(
     del seen[SOFTWARE_OWNER]
     purposes = {grant["purpose"] for grants in seen.values() for grant in grants["grants"]}
     assert purposes == {"SALES", "SERVICE", "MARKETING"}
+
+
+RECEIVED = """{ grants(first: 50) { edges { node { recordType live
+    partnership { side owner { id name } } } } } }"""
+LISTED = {"OPPORTUNITIES": "opportunities", "CUSTOMERS": "customers", "CASES": "cases"}
+
+
+async def test_every_live_grant_of_the_demo_shares_something(demo: DemoDatabase) -> None:
+    """Each demo partner sees records of every owner that gives it a live grant, of each type
+    that grant shares: no grant selects a value the owner's data never has."""
+    owner_url = demo.engine.url.render_as_string(hide_password=False)
+    app = create_app(
+        Settings(issuer="http://hub.test", audience="partner-hub"), app_role_url(owner_url, None)
+    )
+    seen: set[tuple[str, str, str]] = set()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+            for client in demo.credentials.clients:
+                token = await tokens.client_credentials(http, client)  # type: ignore[arg-type]
+                grants = (await tokens.graphql(http, token, RECEIVED)).json()["data"]["grants"]
+                nodes = [edge["node"] for edge in grants["edges"]]
+                received = {
+                    (owner["id"], owner["name"], node["recordType"])
+                    for node in nodes
+                    if node["live"] and node["partnership"]["side"] == "PARTNER"
+                    for owner in (node["partnership"]["owner"],)
+                }
+                for owner_id, owner_name, record_type in sorted(received):
+                    field = LISTED[record_type]
+                    query = (
+                        f"query ($owner: ID!) {{ {field}(first: 1, filter: {{owner: $owner}})"
+                        " { edges { node { id } } } }"
+                    )
+                    answer = await tokens.graphql(http, token, query, {"owner": owner_id})
+                    edges = answer.json()["data"][field]["edges"]
+                    assert edges, f"{client.organisation} sees no {field} of {owner_name}"
+                    seen.add((client.organisation, owner_name, record_type))
+    # Fabrikam distributes for both owners: opportunities of each.
+    assert {owner for partner, owner, kind in seen if partner == DISTRIBUTOR} == {
+        SOFTWARE_OWNER,
+        HARDWARE_OWNER,
+    }
+    assert len({partner for partner, _, _ in seen}) == 3

@@ -278,9 +278,19 @@ def maintenance(
 ) -> argparse.ArgumentParser:
     """A subcommand run against the database, with `--data-dir` like every other."""
     command = subcommands.add_parser(name, help=help)
-    command.add_argument("--data-dir")
+    with_data_dir(command)
     command.set_defaults(handler=handler)
     return command
+
+
+def with_data_dir(command: argparse.ArgumentParser) -> None:
+    """`--data-dir`: where the embedded PostgreSQL keeps its data when no DATABASE_URL is set."""
+    command.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="the embedded PostgreSQL's data directory, when DATABASE_URL is not set "
+        "(default: .hub-data)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,20 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="run the hub")
-    serve_parser.add_argument("--demo", action="store_true", help="seed demo data first")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000)
-    serve_parser.add_argument("--data-dir", help="embedded PostgreSQL data (default .hub-data)")
-    serve_parser.set_defaults(handler=serve)
-
-    migrate_parser = commands.add_parser("migrate", help="apply database migrations")
-    migrate_parser.add_argument("--data-dir")
-    migrate_parser.set_defaults(handler=migrate)
-
-    demo_parser = commands.add_parser("demo", help="seed demo data into the database")
-    demo_parser.add_argument("--data-dir")
-    demo_parser.set_defaults(handler=demo)
+    serve_parser = maintenance(commands, "serve", "migrate the database, then run the hub", serve)
+    serve_parser.add_argument("--demo", action="store_true", help="seed demo data first (once)")
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+    )
+    serve_parser.add_argument(
+        "--port", type=int, default=8000, help="the port to listen on (default: 8000)"
+    )
+    maintenance(commands, "migrate", "apply database migrations", migrate)
+    maintenance(commands, "demo", "seed demo data into the database", demo)
 
     maintenance(
         group(commands, "keys", "manage token signing keys"),

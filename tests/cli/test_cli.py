@@ -7,6 +7,7 @@ wait polls with a deadline: a hang fails the test instead of blocking CI.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import httpx
 import pytest
 
 import hub
+from hub.cli import build_parser
 from hub.opportunities.models import OpportunityStage
 from tests.tokens import key_id
 
@@ -414,6 +416,23 @@ def assert_private_credentials(data_dir: Path) -> list[dict[str, Any]]:
     assert {client["organisation"] for client in clients} == DEMO_ORGANISATIONS
     assert len({client["client_id"] for client in clients}) == len(clients)
     return clients
+
+
+def _silent(parser: argparse.ArgumentParser, name: str) -> Iterator[str]:
+    """The commands and options under `parser` that have no help text."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                if not listed.help:
+                    yield f"{name} {listed.dest}"
+            for sub_name, sub in action.choices.items():
+                yield from _silent(sub, f"{name} {sub_name}")
+        elif not action.help or action.help == argparse.SUPPRESS:
+            yield f"{name} {'/'.join(action.option_strings) or action.dest}"
+
+
+def test_every_command_and_option_says_what_it_does() -> None:
+    assert list(_silent(build_parser(), "hub")) == []
 
 
 def test_version_prints_package_version() -> None:

@@ -410,7 +410,7 @@ class GraphQLEndpoint:
         return _answer(request, data)
 
     def _wants_ide(self, request: Request) -> bool:
-        if self.view.graphql_ide is None or request.method != "GET":
+        if self.view.graphql_ide is None or request.method not in ("GET", "HEAD"):
             return False
         accept = request.headers.get("accept", "")
         return "text/html" in accept and "query" not in request.query_params

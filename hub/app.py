@@ -27,9 +27,11 @@ from auth.sign_in import sign_in_routes
 from auth.tokens import KeyRing
 from hub.audit.sealer import run_sealer
 from hub.body_limit import BodySizeLimitMiddleware
+from hub.cors import CorsMiddleware
 from hub.db import create_engine, session_factory
 from hub.graphql_http import GraphQLEndpoint
 from hub.keys.store import ensure_key, verifying_keys
+from hub.orgs.clients import origin_allowed
 from hub.request_id import RequestIdMiddleware
 from hub.settings import Settings
 from schema import build_schema, planner_of
@@ -122,6 +124,10 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    async def origin_registered(origin: str) -> bool:
+        async with current().sessions() as session:
+            return await origin_allowed(session, origin)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal runtime
@@ -156,6 +162,11 @@ def create_app(settings: Settings, app_url: str) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(
+                CorsMiddleware,
+                allowed=origin_registered,
+                remembered_seconds=settings.cors_remember_seconds,
+            ),
             Middleware(
                 SessionMiddleware,
                 secret_key=_session_secret(settings),

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How often each process seals waiting disclosures into the chains (0: never).",
     )
+    cors_remember_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a process keeps whether a web origin is registered (CORS).",
+    )
     introspection: bool = Field(default=True, description="Allow schema introspection.")
     compiled_reads: bool = Field(
         default=True,

@@ -37,6 +37,12 @@ async def disable_client(
     return await ctx.mutate(client_admin.disable, build)
 
 
+async def set_client_origins(
+    ctx: RequestContext, build: Callable[[], client_admin.SetClientOrigins]
+) -> Outcome[ApiClient]:
+    return await ctx.mutate(client_admin.set_origins, build)
+
+
 async def invite_user(
     ctx: RequestContext, build: Callable[[], users.InviteUser]
 ) -> Outcome[users.InvitedUser]:

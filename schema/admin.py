@@ -18,6 +18,11 @@ from schema.base import Connection, Info, Node, UserError, to_connection, user_e
 from schema.enums import GrantType, Role
 from schema.users import User
 
+_ORIGINS_DESCRIPTION = (
+    "Web origins (scheme://host[:port]) whose pages may call the hub with this client's tokens: "
+    "browsers are let through CORS from these only. https, or http on localhost/127.0.0.1."
+)
+
 
 @strawberry.type(description="An OAuth client of the caller's organisation. Never its secret.")
 class ApiClient(Node):
@@ -26,6 +31,7 @@ class ApiClient(Node):
     scopes: list[str]
     grant_types: list[GrantType]
     redirect_uris: list[str]
+    allowed_origins: list[str] = strawberry.field(description=_ORIGINS_DESCRIPTION)
     public: bool = strawberry.field(description="A public client has no secret; it uses PKCE.")
     disabled_at: datetime | None
     secret_rotated_at: datetime | None
@@ -40,6 +46,7 @@ class ApiClient(Node):
             scopes=list(record.allowed_scopes),
             grant_types=[GrantType(value) for value in record.grant_types],
             redirect_uris=list(record.redirect_uris),
+            allowed_origins=list(record.allowed_origins),
             public=record.public,
             disabled_at=record.disabled_at,
             secret_rotated_at=record.secret_rotated_at,
@@ -61,6 +68,9 @@ class RegisterClientInput:
     public: bool = strawberry.field(
         default=False, description="No secret (a browser or mobile app); AUTHORIZATION_CODE only."
     )
+    allowed_origins: list[str] = strawberry.field(
+        default_factory=list, description=_ORIGINS_DESCRIPTION
+    )
 
     def to_command(self) -> client_admin.RegisterClient:
         return client_admin.RegisterClient(
@@ -69,6 +79,7 @@ class RegisterClientInput:
             grant_types=tuple(grant.value for grant in self.grant_types),
             redirect_uris=tuple(self.redirect_uris),
             public=self.public,
+            allowed_origins=tuple(self.allowed_origins),
         )
 
 
@@ -82,6 +93,20 @@ class RotateClientSecretInput:
     def to_command(self) -> client_admin.RotateClientSecret:
         return client_admin.RotateClientSecret(
             client_id=decode_id(self.client_id, NodeType.API_CLIENT, field="clientId")
+        )
+
+
+@strawberry.input
+class SetClientOriginsInput:
+    client_id: strawberry.ID = strawberry.field(description=_CLIENT_ID_DESCRIPTION)
+    allowed_origins: list[str] = strawberry.field(
+        description="Every origin the client keeps; an empty list lets no browser page in."
+    )
+
+    def to_command(self) -> client_admin.SetClientOrigins:
+        return client_admin.SetClientOrigins(
+            client_id=decode_id(self.client_id, NodeType.API_CLIENT, field="clientId"),
+            allowed_origins=tuple(self.allowed_origins),
         )
 
 
@@ -124,6 +149,12 @@ class ClientSecretPayload:
 
 @strawberry.type
 class DisableClientPayload:
+    client: ApiClient | None
+    user_errors: list[UserError]
+
+
+@strawberry.type(description="The client as changed, or why it was not.")
+class ClientPayload:
     client: ApiClient | None
     user_errors: list[UserError]
 
@@ -195,6 +226,15 @@ class AdminMutation:
         outcome = await resolve.disable_client(info.context, input.to_command)
         client = ApiClient.from_record(outcome.value) if outcome.value else None
         return DisableClientPayload(client=client, user_errors=user_errors(outcome.errors))
+
+    @strawberry.mutation(
+        description="Replace the web origins whose pages may call the hub with the client's "
+        "tokens (CORS); browsers see the change within a few seconds."
+    )
+    async def set_client_origins(self, info: Info, input: SetClientOriginsInput) -> ClientPayload:
+        outcome = await resolve.set_client_origins(info.context, input.to_command)
+        client = ApiClient.from_record(outcome.value) if outcome.value else None
+        return ClientPayload(client=client, user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Invite a person; the invitation token is shown only here.")
     async def invite_user(self, info: Info, input: InviteUserInput) -> InviteUserPayload:

@@ -31,6 +31,7 @@ class EventType(enum.StrEnum):
     CLIENT_REGISTERED = "client.registered"
     CLIENT_SECRET_ROTATED = "client.secret_rotated"
     CLIENT_DISABLED = "client.disabled"
+    CLIENT_ORIGINS_SET = "client.origins_set"
     USER_INVITED = "user.invited"
     USER_ACTIVATED = "user.activated"
     USER_DISABLED = "user.disabled"

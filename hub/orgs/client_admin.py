@@ -31,6 +31,9 @@ from hub.validation import Checks
 MAX_NAME_LENGTH = 200
 MAX_REDIRECT_URIS = 10
 MAX_REDIRECT_URI_LENGTH = 2000
+MAX_ORIGINS = 10
+MAX_ORIGIN_LENGTH = 300
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 # Plain http is tolerated only where the traffic never leaves the developer's machine.
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 
@@ -50,6 +53,16 @@ class RegisterClient:
     grant_types: tuple[str, ...] = (GrantType.CLIENT_CREDENTIALS.value,)
     redirect_uris: tuple[str, ...] = ()
     public: bool = False
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SetClientOrigins:
+    """The web origins whose pages may call the hub with the client's tokens, replacing the
+    ones it had."""
+
+    client_id: uuid.UUID
+    allowed_origins: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ async def register(
     _check_scopes(checks, command.scopes, access.grantable_scopes(actor))
     _check_grant_types(checks, command.grant_types, public=command.public)
     _check_redirect_uris(checks, command.redirect_uris, command.grant_types)
+    origins = _checked_origins(checks, command.allowed_origins)
     checks.done()
     created = await create_client(
         session,
@@ -109,6 +123,7 @@ async def register(
         grant_types=command.grant_types,
         redirect_uris=command.redirect_uris,
         public=command.public,
+        allowed_origins=origins,
     )
     client = created.record
     await _audit(
@@ -121,8 +136,28 @@ async def register(
         grant_types=list(client.grant_types),
         redirect_uris=list(client.redirect_uris),
         public=client.public,
+        allowed_origins=list(client.allowed_origins),
     )
     return ClientWithSecret(client, created.client_secret)
+
+
+async def set_origins(session: AsyncSession, actor: Actor, command: SetClientOrigins) -> ApiClient:
+    """Replace the web origins a client's pages may call the hub from; audited with the
+    origins before and after. Browsers see the change within `hub.cors.REMEMBERED_SECONDS`."""
+    access.require_admin(actor)
+    checks = Checks()
+    origins = _checked_origins(checks, command.allowed_origins)
+    checks.done()
+    client = await access.get_owned(
+        session, actor, ApiClient, command.client_id, lock=True, field="clientId"
+    )
+    before = list(client.allowed_origins)
+    if before == origins:
+        return client
+    client.allowed_origins = origins
+    await session.flush()
+    await _audit(session, actor, EventType.CLIENT_ORIGINS_SET, client, before=before, after=origins)
+    return client
 
 
 async def rotate_secret(
@@ -278,6 +313,56 @@ def _redirect_uri_problem(uri: str) -> tuple[UserErrorCode, str] | None:
         UserErrorCode.INVALID,
         "Use https, or http only on localhost or 127.0.0.1 for development.",
     )
+
+
+def _checked_origins(checks: Checks, origins: Sequence[str]) -> list[str]:
+    """The origins as browsers send them (`Origin`: scheme://host[:port], lower case, no
+    default port), each checked: https, or http on the loopback host during development; no
+    path, query, fragment or credentials; no wildcard."""
+    if len(origins) > MAX_ORIGINS:
+        checks.fail("allowedOrigins", UserErrorCode.OUT_OF_RANGE, f"At most {MAX_ORIGINS} origins.")
+    normalised: list[str] = []
+    for index, origin in enumerate(origins):
+        found = _origin(origin)
+        if isinstance(found, tuple):
+            checks.fail_item("allowedOrigins", index, *found)
+        elif found in normalised:
+            checks.fail_item(
+                "allowedOrigins", index, UserErrorCode.DUPLICATE, "This origin is listed already."
+            )
+        else:
+            normalised.append(found)
+    return normalised
+
+
+def _origin(origin: str) -> str | tuple[UserErrorCode, str]:
+    """The origin in the form a browser sends it, or what is wrong with it."""
+    if len(origin) > MAX_ORIGIN_LENGTH:
+        return UserErrorCode.TOO_LONG, f"At most {MAX_ORIGIN_LENGTH} characters."
+    if any(character.isspace() or not character.isprintable() for character in origin):
+        return UserErrorCode.INVALID, "An origin cannot contain spaces or control characters."
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return UserErrorCode.INVALID, "Not a valid origin."
+    if not parts.scheme or not parts.hostname or port == 0:
+        return (
+            UserErrorCode.INVALID,
+            "An origin is scheme://host[:port], such as https://portal.example.",
+        )
+    if parts.path or parts.query or parts.fragment or "#" in origin or "?" in origin:
+        return UserErrorCode.INVALID, "An origin has no path, query or fragment."
+    if parts.username is not None or parts.password is not None or "*" in origin:
+        return UserErrorCode.INVALID, "An origin names one site: no credentials, no wildcard."
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    if not (scheme == "https" or (scheme == "http" and host in _LOOPBACK_HOSTS)):
+        return (
+            UserErrorCode.INVALID,
+            "Use https, or http only on localhost or 127.0.0.1 for development.",
+        )
+    shown_port = "" if port is None or port == _DEFAULT_PORTS[scheme] else f":{port}"
+    return f"{scheme}://{host}{shown_port}"
 
 
 async def _audit(

@@ -94,6 +94,7 @@ async def create_client(
     grant_types: Sequence[str] = ("client_credentials",),
     redirect_uris: Sequence[str] = (),
     public: bool = False,
+    allowed_origins: Sequence[str] = (),
 ) -> NewClient:
     """Write a client for `org_id`. The input is trusted: `hub.orgs.client_admin` checks it.
 
@@ -110,6 +111,7 @@ async def create_client(
         grant_types=list(grant_types),
         redirect_uris=list(redirect_uris),
         public=public,
+        allowed_origins=list(allowed_origins),
     )
     session.add(record)
     await session.flush()
@@ -171,3 +173,13 @@ async def register_client(
     if created.client_secret is None:
         return PublicClientCredentials(client_id, org_id, scopes_held)
     return ClientCredentials(client_id, created.client_secret, org_id, scopes_held)
+
+
+_ORIGIN_ALLOWED = text("SELECT hub_origin_allowed(:origin)")
+
+
+async def origin_allowed(session: AsyncSession, origin: str) -> bool:
+    """Whether an enabled client of any organisation registered this web origin: all a
+    browser's preflight, which carries no token, can be judged by (`hub.cors`)."""
+    allowed: bool = await session.scalar(_ORIGIN_ALLOWED, {"origin": origin}) or False
+    return allowed

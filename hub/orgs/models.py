@@ -69,6 +69,9 @@ class ApiClient(TenantModel):
         ARRAY(Text), server_default=text("'{client_credentials}'")
     )
     redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # Web origins (scheme://host[:port]) whose pages may call the hub with this client's
+    # tokens: the browser's CORS checks (`hub.cors`).
+    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
     public: Mapped[bool] = mapped_column(server_default=text("false"))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -55,9 +55,7 @@ def upgrade() -> None:
         $$""")
     op.execute("GRANT USAGE ON SCHEMA public TO hub_origins")
     op.execute("GRANT SELECT (allowed_origins, disabled_at) ON api_clients TO hub_origins")
-    op.execute(
-        "CREATE POLICY origin_check ON api_clients FOR SELECT TO hub_origins USING (true)"
-    )
+    op.execute("CREATE POLICY origin_check ON api_clients FOR SELECT TO hub_origins USING (true)")
     op.execute(_ORIGIN_ALLOWED)
     # A new owner needs CREATE on the schema; it keeps it only while it takes the function.
     op.execute("GRANT CREATE ON SCHEMA public TO hub_origins")

@@ -2,7 +2,8 @@
 
 These pages take passwords, so each answer is kept out of caches (`no-store`), out of frames
 (clickjacking: `X-Frame-Options` and `frame-ancestors`), sends no referrer (an invitation link
-carries its token in the query), and may post forms only back to the hub.
+carries its token in the query), and may post forms only back to the hub, whose answers in the
+authorization flow may end at the client's validated redirect URI.
 """
 
 from __future__ import annotations
@@ -40,11 +41,17 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 @dataclass(frozen=True)
 class Page:
-    """What a handler decided: a template to render with its context and status."""
+    """What a handler decided: a template to render with its context and status.
+
+    `form_targets`: origins besides the hub's own that the page's forms may end at. A browser
+    holds a form's redirects to the page's `form-action` too, so a page of the authorization
+    flow names the origin of the validated redirect URI its answer may send the person to.
+    """
 
     template: str
     context: dict[str, Any]
     status: int = 200
+    form_targets: tuple[str, ...] = ()
 
 
 def csrf_token_matches(sent: str, expected: str) -> bool:
@@ -63,10 +70,16 @@ def render(request: Request, page: Page) -> Response:
     response = templates.TemplateResponse(
         request, page.template, page.context, status_code=page.status
     )
-    protect(response)
+    protect(response, page.form_targets)
     return response
 
 
-def protect(response: Response) -> None:
+def protect(response: Response, form_targets: tuple[str, ...] = ()) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    if form_targets:
+        allowed = " ".join(("'self'", *form_targets))
+        policy = SECURITY_HEADERS["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action {allowed}"
+        )

@@ -107,15 +107,17 @@ def _decide(
     names = on_loop(accounts.sign_in_page, org_id, grant.client.get_client_id())
     signed_in = _signed_in_user(session, org_id)
     action = form.get("action")
+    # The forms of these pages may end at the client: its validated redirect URI's origin.
+    back = (_origin(request.payload.redirect_uri),)
 
     if action == "sign_in":
-        return _sign_in(server, request, form, session, org_id, params, names)
+        return _sign_in(server, request, form, session, org_id, params, names, back)
     if signed_in is None:
-        return _sign_in_page(session, params, names)
+        return _sign_in_page(session, params, names, back)
     user = on_loop(accounts.active_user, org_id, signed_in.user_id)
     if user is None:
         session.pop("user", None)
-        return _sign_in_page(session, params, names)
+        return _sign_in_page(session, params, names, back)
     offered = parse_scopes(grant.request.scope) & ROLE_SCOPES[user.role]
     if action == "deny":
         denied: Response = server.create_authorization_response(request, None, grant)
@@ -143,7 +145,14 @@ def _decide(
             "csrf_token": session["csrf"],
             "redirect_host": urlsplit(request.payload.redirect_uri).netloc,
         },
+        form_targets=back,
     )
+
+
+def _origin(uri: str) -> str:
+    """scheme://host[:port] of a URI, as a CSP source names it."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _sign_in(
@@ -154,6 +163,7 @@ def _sign_in(
     org_id: uuid.UUID,
     params: list[tuple[str, str]],
     names: accounts.SignInPage,
+    back: tuple[str, ...],
 ) -> Response | Page:
     email, password = form.get("email", ""), form.get("password", "")
     result = on_loop(accounts.sign_in, org_id, email, password, current().now)
@@ -167,7 +177,9 @@ def _sign_in(
             audit(
                 EventType.ACCOUNT_LOCKED, locked_for_seconds=int(accounts.LOCK_FOR.total_seconds())
             )
-        return _sign_in_page(session, params, names, email=email, error=_refusal_message(result))
+        return _sign_in_page(
+            session, params, names, back, email=email, error=_refusal_message(result)
+        )
     audit(EventType.SIGN_IN_SUCCEEDED, user_id=result.user.id)
     # A new session identity on sign-in: a token planted before it is worth nothing after.
     session.clear()
@@ -197,6 +209,7 @@ def _sign_in_page(
     session: dict[str, Any],
     params: list[tuple[str, str]],
     names: accounts.SignInPage,
+    back: tuple[str, ...],
     *,
     email: str = "",
     error: str | None = None,
@@ -211,6 +224,7 @@ def _sign_in_page(
             "email": email,
             "error": error,
         },
+        form_targets=back,
     )
 
 

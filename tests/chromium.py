@@ -55,9 +55,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def served(app: ASGIApp) -> AsyncIterator[int]:
-    """`app` served on a free loopback port until the block ends; yields the port."""
-    port = free_port()
+async def served(app: ASGIApp, port: int | None = None) -> AsyncIterator[int]:
+    """`app` served on a loopback port (a free one unless given) until the block ends; yields
+    the port."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

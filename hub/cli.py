@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import __version__
 from hub.db import app_role_url, create_engine, session_factory
-from hub.errors import HubError
+from hub.errors import HubError, InvalidInput
 from hub.keys.store import rotate_keys
 from hub.logs import configure_logging
 from hub.migrate import set_app_role_password, upgrade
+from hub.orgs.onboarding import CreatedOrganisation, CreateOrganisation, create_organisation
+from hub.orgs.users import invitation_url
 from hub.privacy.subjects import PrivacySubject
 from hub.progress import progress
 from hub.settings import Settings, get_settings
@@ -224,6 +226,26 @@ def keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def org_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Make an organisation and print its first administrator's one-time invitation link."""
+    command = CreateOrganisation(args.name, args.slug, args.admin_email)
+
+    async def create(session: AsyncSession) -> CreatedOrganisation:
+        return await create_organisation(session, command)
+
+    try:
+        created = _on_database(args, settings, lambda url: _in_one_transaction(url, create))
+    except InvalidInput as refused:
+        for problem in refused.errors:
+            print(f"{'.'.join(problem.field)}: {problem.message}", file=sys.stderr)
+        return 1
+    organisation = created.organisation
+    print(f"organisation {organisation.slug} ({organisation.id}) created")
+    print(f"send this link to {created.admin.email}; it works once, for 7 days:")
+    print(invitation_url(settings.issuer, organisation.id, created.invitation_token))
+    return 0
+
+
 def privacy_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export everything the hub holds about a customer or contact, as the database owner.
 
@@ -327,6 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     maintenance(commands, "migrate", "apply database migrations", migrate)
     maintenance(commands, "demo", "seed demo data into the database", demo)
+
+    create_parser = maintenance(
+        group(commands, "org", "organisations on the hub"),
+        "create",
+        "make an organisation and print its first administrator's invitation link",
+        org_create,
+    )
+    create_parser.add_argument("--name", required=True, help="the organisation's name")
+    create_parser.add_argument(
+        "--slug", required=True, help="its short name: lower-case letters, digits, hyphens"
+    )
+    create_parser.add_argument(
+        "--admin-email", required=True, help="the first administrator's e-mail address"
+    )
 
     maintenance(
         group(commands, "keys", "manage token signing keys"),

@@ -32,6 +32,7 @@ class EventType(enum.StrEnum):
     CLIENT_SECRET_ROTATED = "client.secret_rotated"
     CLIENT_DISABLED = "client.disabled"
     CLIENT_ORIGINS_SET = "client.origins_set"
+    ORGANISATION_CREATED = "organisation.created"
     USER_INVITED = "user.invited"
     USER_ACTIVATED = "user.activated"
     USER_DISABLED = "user.disabled"

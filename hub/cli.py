@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -129,7 +130,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     data_dir = Path(args.data_dir or settings.data_dir)
     base_url = f"http://{args.host}:{args.port}"
-    if "HUB_ISSUER" not in os.environ:
+    if not os.environ.get("HUB_ISSUER"):
+        if not _loopback(args.host):
+            print(
+                f"hub serve: listening on {args.host} needs HUB_ISSUER, the URL clients reach "
+                "the hub at (such as https://hub.example.com): tokens name it as their issuer "
+                "and invitation links point to it",
+                file=sys.stderr,
+            )
+            return 2
         settings = settings.model_copy(update={"issuer": base_url})
     with owner_database(settings, data_dir) as owner_url:
         _migrate(settings, owner_url)
@@ -143,6 +152,17 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         _AnnouncingServer(config, f"Partner Hub {__version__}: GraphQL at {base_url}/graphql").run()
     return 0
+
+
+def _loopback(host: str) -> bool:
+    """Whether only this machine can reach `host`: then the URL it is served at is the
+    issuer, and HUB_ISSUER may be left out."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _AnnouncingServer(uvicorn.Server):

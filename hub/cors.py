@@ -46,7 +46,9 @@ class CorsMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         methods = PATHS.get(scope["path"]) if scope["type"] == "http" else None
         # Most calls come from servers, with no Origin: they pass at the cost of one look.
-        sent = next((value for name, value in scope["headers"] if name == b"origin"), b"")
+        sent = b""
+        if methods is not None:
+            sent = next((value for name, value in scope["headers"] if name == b"origin"), b"")
         if methods is None or not sent:
             await self.app(scope, receive, send)
             return

@@ -3,13 +3,14 @@
 Nothing is downloaded: Playwright launches the system's `/usr/bin/chromium` (`.ci/run`
 installs the `chromium` package when it is missing). The flags keep Chromium off the network
 it would otherwise reach for at start (this machine's network is closed). Apps are served on
-real loopback ports, as a browser needs them, by uvicorn in the test's own event loop.
+real loopback ports, as a browser needs them, by uvicorn in a thread of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,17 +58,19 @@ def free_port() -> int:
 @asynccontextmanager
 async def served(app: ASGIApp, port: int | None = None) -> AsyncIterator[int]:
     """`app` served on a loopback port (a free one unless given) until the block ends; yields
-    the port."""
+    the port. It runs in a thread with an event loop of its own, as a server process would:
+    what it starts there (its pool, its worker threads) ends with it."""
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    thread = threading.Thread(target=server.run, name=f"served-{port}", daemon=True)
+    thread.start()
     try:
         while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
+            if not thread.is_alive():
+                raise RuntimeError(f"the app on port {port} did not start")
             await asyncio.sleep(0.02)
         yield port
     finally:
         server.should_exit = True
-        await task
+        await asyncio.to_thread(thread.join, 30)

@@ -288,11 +288,20 @@ def _check_redirect_uris(
     checks.distinct("redirectUris", redirect_uris)
 
 
+def _typed_problem(value: str, max_length: int, what: str) -> tuple[UserErrorCode, str] | None:
+    """What is wrong with a typed URI or origin before it is parsed: its length, its
+    characters."""
+    if len(value) > max_length:
+        return UserErrorCode.TOO_LONG, f"At most {max_length} characters."
+    if any(character.isspace() or not character.isprintable() for character in value):
+        return UserErrorCode.INVALID, f"{what} cannot contain spaces or control characters."
+    return None
+
+
 def _redirect_uri_problem(uri: str) -> tuple[UserErrorCode, str] | None:
-    if len(uri) > MAX_REDIRECT_URI_LENGTH:
-        return UserErrorCode.TOO_LONG, f"At most {MAX_REDIRECT_URI_LENGTH} characters."
-    if any(character.isspace() or not character.isprintable() for character in uri):
-        return UserErrorCode.INVALID, "A redirect URI cannot contain spaces or control characters."
+    typed = _typed_problem(uri, MAX_REDIRECT_URI_LENGTH, "A redirect URI")
+    if typed is not None:
+        return typed
     try:
         parts = urlsplit(uri)
         port_is_valid = parts.port is None or parts.port > 0
@@ -337,10 +346,9 @@ def _checked_origins(checks: Checks, origins: Sequence[str]) -> list[str]:
 
 def _origin(origin: str) -> str | tuple[UserErrorCode, str]:
     """The origin in the form a browser sends it, or what is wrong with it."""
-    if len(origin) > MAX_ORIGIN_LENGTH:
-        return UserErrorCode.TOO_LONG, f"At most {MAX_ORIGIN_LENGTH} characters."
-    if any(character.isspace() or not character.isprintable() for character in origin):
-        return UserErrorCode.INVALID, "An origin cannot contain spaces or control characters."
+    typed = _typed_problem(origin, MAX_ORIGIN_LENGTH, "An origin")
+    if typed is not None:
+        return typed
     try:
         parts = urlsplit(origin)
         port = parts.port

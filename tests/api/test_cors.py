@@ -158,6 +158,19 @@ async def test_changed_and_disabled_clients_stop_letting_their_origins_in(
     assert (await preflight(browser, "/graphql", dev)).status_code == 403
 
 
+async def registered_with(
+    http: httpx.AsyncClient, token: str, name: str, allowed_origins: list[str]
+) -> Any:
+    """registerClient's payload for a client of these origins."""
+    registered = await data(
+        http,
+        token,
+        REGISTER_WITH_ORIGINS,
+        input={"name": name, "scopes": ["customers:read"], "allowedOrigins": allowed_origins},
+    )
+    return registered["registerClient"]
+
+
 async def test_origins_are_checked_and_kept_as_browsers_send_them(
     browser: httpx.AsyncClient, factory: Factory
 ) -> None:
@@ -176,55 +189,21 @@ async def test_origins_are_checked_and_kept_as_browsers_send_them(
         "https://portal fabrikam.example",
         "https://" + "a" * 400 + ".example",
     ]
-    payload = (
-        await data(
-            browser,
-            token,
-            REGISTER_WITH_ORIGINS,
-            input={"name": "Bad", "scopes": ["customers:read"], "allowedOrigins": bad},
-        )
-    )["registerClient"]
+    payload = await registered_with(browser, token, "Bad", bad)
     assert payload["client"] is None
     fields = {tuple(error["field"]) for error in payload["userErrors"]}
     assert fields == {("input", "allowedOrigins", str(index)) for index in range(len(bad))}
     clients = await data(browser, token, "{ clients(first: 10) { edges { node { name } } } }")
     assert "Bad" not in [edge["node"]["name"] for edge in clients["clients"]["edges"]]
     too_many = [f"https://p{index}.example" for index in range(11)]
-    payload = (
-        await data(
-            browser,
-            token,
-            REGISTER_WITH_ORIGINS,
-            input={"name": "Many", "scopes": ["customers:read"], "allowedOrigins": too_many},
-        )
-    )["registerClient"]
+    payload = await registered_with(browser, token, "Many", too_many)
     assert [error["code"] for error in payload["userErrors"]] == ["OUT_OF_RANGE"]
-    payload = (
-        await data(
-            browser,
-            token,
-            REGISTER_WITH_ORIGINS,
-            input={
-                "name": "Kept",
-                "scopes": ["customers:read"],
-                "allowedOrigins": ["HTTPS://Input.Fabrikam.Example:443", "http://127.0.0.1:8080"],
-            },
-        )
-    )["registerClient"]
+    payload = await registered_with(
+        browser, token, "Kept", ["HTTPS://Input.Fabrikam.Example:443", "http://127.0.0.1:8080"]
+    )
     assert payload["userErrors"] == []
     assert payload["client"]["allowedOrigins"] == [portal, "http://127.0.0.1:8080"]
-    payload = (
-        await data(
-            browser,
-            token,
-            REGISTER_WITH_ORIGINS,
-            input={
-                "name": "Twice",
-                "scopes": ["customers:read"],
-                "allowedOrigins": [portal, portal.upper() + ":443"],
-            },
-        )
-    )["registerClient"]
+    payload = await registered_with(browser, token, "Twice", [portal, portal.upper() + ":443"])
     assert [(error["field"], error["code"]) for error in payload["userErrors"]] == [
         (["input", "allowedOrigins", "1"], "DUPLICATE")
     ]

@@ -534,9 +534,11 @@ async def test_a_retention_run_seals_the_chain_it_proves_and_cuts(
 # --- each hub process seals in the background -----------------------------------------------
 
 
-async def test_the_hub_seals_in_the_background_within_seconds(
+async def _read_with_background_sealing(
     settings: Settings, app_url: str, owner_sessions: Sessions, world: World
 ) -> None:
+    """A partner's read on a hub that seals every 0.2 s, until its disclosure is chained (or
+    10 s have passed)."""
     sealing = settings.model_copy(update={"seal_interval_seconds": 0.2})
     app = create_app(sealing, app_url)
     async with app.router.lifespan_context(app):
@@ -548,6 +550,12 @@ async def test_the_hub_seals_in_the_background_within_seconds(
                 if await chained_disclosures(owner_sessions, world.owner.id):
                     break
                 await asyncio.sleep(0.1)
+
+
+async def test_the_hub_seals_in_the_background_within_seconds(
+    settings: Settings, app_url: str, owner_sessions: Sessions, world: World
+) -> None:
+    await _read_with_background_sealing(settings, app_url, owner_sessions, world)
     assert len(await chained_disclosures(owner_sessions, world.owner.id)) == 1
     assert await waiting(owner_sessions, world.owner.id) == []
 
@@ -569,17 +577,7 @@ async def test_the_background_sealer_frees_the_space_of_what_it_sealed(
     """Sealed rows' space is vacuumed for the next reads (ADR 0021): the application role may
     (MAINTAIN, PostgreSQL 17 and later), and the sealer does after a round that sealed."""
     before = await _vacuums(owner_sessions)
-    sealing = settings.model_copy(update={"seal_interval_seconds": 0.2})
-    app = create_app(sealing, app_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-            partner = await tokens.client_credentials(http, world.partner.client)
-            await data(http, partner, CUSTOMERS)
-            for _ in range(100):
-                if await chained_disclosures(owner_sessions, world.owner.id):
-                    break
-                await asyncio.sleep(0.1)
+    await _read_with_background_sealing(settings, app_url, owner_sessions, world)
     # Statistics reach the shared counters when the sealer's backend is idle or gone.
     for _ in range(100):
         if await _vacuums(owner_sessions) > before:

@@ -10,9 +10,7 @@ the new organisation's own chain.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +19,9 @@ from hub.access.actor import Role
 from hub.access.rls import enter_organisation
 from hub.audit.record import Event, EventType, record
 from hub.errors import InvalidInput, UserErrorCode
-from hub.orgs.credentials import digest_token, normalise_email
+from hub.orgs.credentials import normalise_email
 from hub.orgs.models import Invitation, Organisation, User
-from hub.orgs.users import INVITATION_LIFETIME, MAX_DISPLAY_NAME_LENGTH, MAX_EMAIL_LENGTH
+from hub.orgs.users import MAX_DISPLAY_NAME_LENGTH, MAX_EMAIL_LENGTH, invitation_terms
 from hub.validation import Checks
 
 MAX_NAME_LENGTH = 200
@@ -88,15 +86,8 @@ async def create_organisation(
     )
     session.add(admin)
     await session.flush()
-    token = secrets.token_urlsafe(32)
-    session.add(
-        Invitation(
-            org_id=organisation.id,
-            user_id=admin.id,
-            token_hash=digest_token(token),
-            expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
-        )
-    )
+    token, terms = invitation_terms()
+    session.add(Invitation(org_id=organisation.id, user_id=admin.id, **terms))
     await session.flush()
     await record(
         session,

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -73,6 +74,16 @@ def invitation_url(base_url: str, org_id: uuid.UUID, token: str) -> str:
     return f"{base_url.rstrip('/')}{INVITATION_PATH}?{query}"
 
 
+def invitation_terms() -> tuple[str, dict[str, Any]]:
+    """A new invitation's clear token, and what its row keeps: the token's digest and when it
+    expires."""
+    token = secrets.token_urlsafe(32)
+    return token, {
+        "token_hash": digest_token(token),
+        "expires_at": datetime.now(UTC) + INVITATION_LIFETIME,
+    }
+
+
 async def list_users(session: AsyncSession, actor: Actor, page: PageRequest) -> Page[User]:
     """The organisation's people, oldest first, disabled and invited ones included."""
     access.require_admin(actor)
@@ -129,15 +140,8 @@ async def invite_user(session: AsyncSession, actor: Actor, command: InviteUser) 
         raise InvalidInput.on(
             "email", UserErrorCode.DUPLICATE, "Someone in your organisation has this address."
         )
-    token = secrets.token_urlsafe(32)
-    await insert_owned(
-        session,
-        actor,
-        Invitation,
-        user_id=user.id,
-        token_hash=digest_token(token),
-        expires_at=datetime.now(UTC) + INVITATION_LIFETIME,
-    )
+    token, terms = invitation_terms()
+    await insert_owned(session, actor, Invitation, user_id=user.id, **terms)
     await _audit(session, actor, EventType.USER_INVITED, user, role=user.role.value)
     return InvitedUser(user, token)
 

@@ -15,22 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.access.actor import Role
 from hub.app import create_app
 from hub.audit.models import AuditEvent
-from hub.db import app_role_url, create_engine
+from hub.db import app_role_url
 from hub.orgs.models import Organisation, User
 from hub.settings import Settings
 from tests.auth.browser import hidden_fields
-from tests.cli.test_ledger_commands import hub, ledger_database
+from tests.cli.test_ledger_commands import engine, hub, ledger_database
 
-__all__ = ["ledger_database"]  # the module's database, shared with the ledger commands' tests
+# The module's database and its owner's engine, as the ledger commands' tests have them.
+__all__ = ["engine", "ledger_database"]
 
 PASSWORD = "a long enough passphrase"
-
-
-@pytest.fixture
-async def owner(ledger_database: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(ledger_database, pool_size=1)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -44,7 +38,7 @@ async def browser(ledger_database: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_an_organisation_is_made_and_its_admin_gets_in_by_the_link(
-    ledger_database: str, owner: AsyncEngine, browser: httpx.AsyncClient
+    ledger_database: str, engine: AsyncEngine, browser: httpx.AsyncClient
 ) -> None:
     slug = f"acme-{uuid.uuid4().hex[:8]}"
     made = hub(
@@ -59,7 +53,7 @@ async def test_an_organisation_is_made_and_its_admin_gets_in_by_the_link(
     assert lines[1] == "send this link to ops@acme.example; it works once, for 7 days:"
     link = urlsplit(lines[2])
     assert link.path == "/oauth/invitation"
-    async with owner.connect() as connection:
+    async with engine.connect() as connection:
         organisation = (
             await connection.execute(select(Organisation).where(Organisation.slug == slug))
         ).one()
@@ -98,7 +92,7 @@ async def test_an_organisation_is_made_and_its_admin_gets_in_by_the_link(
     ],
 )
 async def test_a_bad_or_taken_name_is_refused_with_exit_1_and_nothing_made(
-    ledger_database: str, owner: AsyncEngine, arguments: tuple[str, ...], says: str
+    ledger_database: str, engine: AsyncEngine, arguments: tuple[str, ...], says: str
 ) -> None:
     taken = f"taken-{uuid.uuid4().hex[:8]}"
     first = hub(
@@ -113,7 +107,7 @@ async def test_a_bad_or_taken_name_is_refused_with_exit_1_and_nothing_made(
         "a@first.example",
     )
     assert first.returncode == 0, first.stderr
-    async with owner.connect() as connection:
+    async with engine.connect() as connection:
         before = await connection.scalar(select(func.count()).select_from(Organisation))
     email = "not-an-address" if "bad-email" in arguments else "b@second.example"
     filled = [value.format(taken=taken) for value in arguments]
@@ -121,6 +115,6 @@ async def test_a_bad_or_taken_name_is_refused_with_exit_1_and_nothing_made(
     assert refused.returncode == 1
     assert says in refused.stderr
     assert refused.stdout == ""
-    async with owner.connect() as connection:
+    async with engine.connect() as connection:
         after = await connection.scalar(select(func.count()).select_from(Organisation))
     assert after == before
